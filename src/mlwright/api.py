@@ -1,0 +1,134 @@
+"""The front doors: train(), load(), profile(), read_data(); each a few lines over the objects."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlwright.data.profile import Profile, profile_data
+from mlwright.data.sources import read_data as _read_data
+from mlwright.errors import ConfigError
+from mlwright.model import Model
+from mlwright.search.budget import TimeBudget
+from mlwright.settings import Settings, load_settings
+
+__all__ = ["load", "profile", "read_data", "resolve_settings", "train"]
+
+DataLike = str | os.PathLike[str] | pd.DataFrame
+
+
+def resolve_settings(
+    settings: Settings | None = None,
+    *,
+    project_file: str | Path | None = None,
+    data: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    **top: Any,
+) -> Settings:
+    """Settings from ``settings`` (or the environment and ./mlwright.toml), with overrides."""
+    base = settings if settings is not None else load_settings(project_file)
+    overrides: dict[str, Any] = {"data": data or {}, "training": training or {}}
+    overrides.update({k: v for k, v in top.items() if v is not None})
+    return base.with_overrides(**overrides)
+
+
+def read_data(
+    source: DataLike | None = None,
+    *,
+    query: str | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Read a file, a DataFrame or a SQL query (``source`` a database URL) into a DataFrame.
+
+    Example:
+        >>> df = mlwright.read_data("examples/telco_churn/train.csv")
+    """
+    settings = settings or Settings()
+    src = source if source is not None else settings.data.source
+    if src is None:
+        raise ConfigError(
+            "no data given: pass a file path, a DataFrame or a database URL, "
+            "or set [data] source in mlwright.toml."
+        )
+    return _read_data(
+        src, query=query or settings.data.query, settings=settings.data, progress=settings.progress
+    )
+
+
+def train(
+    data: DataLike | None = None,
+    target: str | None = None,
+    *,
+    time_limit: float | None = None,
+    task: str | None = None,
+    metric: str | None = None,
+    seed: int | None = None,
+    query: str | None = None,
+    settings: Settings | None = None,
+) -> Model:
+    """Train a model on ``data`` to predict ``target`` within ``time_limit`` seconds.
+
+    Parameters
+    ----------
+    data:
+        A file path (CSV/TSV/Parquet/JSON Lines/Excel), a DataFrame, or a database URL with
+        ``query``. Defaults to ``[data] source`` of mlwright.toml.
+    target:
+        The column to predict.
+    time_limit:
+        Seconds for the whole run, reading the data included.
+    task, metric, seed:
+        Override the detected task ("binary", "multiclass", "regression"), the metric and the seed.
+
+    Returns
+    -------
+    Model
+        The trained model; ``model.leaderboard`` lists every candidate tried.
+
+    Example:
+        >>> model = mlwright.train("examples/telco_churn/train.csv", target="Churn", time_limit=30)
+    """
+    settings = resolve_settings(
+        settings,
+        data={"target": target, "query": query},
+        training={"time_limit": time_limit, "task": task, "metric": metric, "seed": seed},
+    )
+    budget = TimeBudget(settings.training.time_limit)
+    if settings.data.target is None:
+        raise ConfigError(
+            "no target given: pass target= (--target) the column to predict, "
+            "or set [data] target in mlwright.toml."
+        )
+    df = read_data(data, settings=settings)
+    return Model(settings).fit(df, settings.data.target, budget=budget)
+
+
+def load(directory: str | os.PathLike[str]) -> Model:
+    """Load a model saved with ``Model.save``; every file's hash is checked first.
+
+    Example:
+        >>> model = mlwright.load("models/churn")
+    """
+    return Model.load(directory)
+
+
+def profile(
+    data: DataLike | None = None,
+    target: str | None = None,
+    *,
+    query: str | None = None,
+    settings: Settings | None = None,
+) -> Profile:
+    """Profile data quality: roles, missing values, cardinality and leakage suspects.
+
+    Example:
+        >>> print(mlwright.profile("examples/telco_churn/train.csv", target="Churn").to_dict())
+    """
+    settings = resolve_settings(settings, data={"target": target, "query": query})
+    if settings.data.target is None:
+        raise ConfigError("no target given: pass target= (--target) the column to predict.")
+    df = read_data(data, settings=settings)
+    return profile_data(df, settings.data.target, seed=settings.training.seed)

@@ -1,0 +1,212 @@
+"""``mlwright train``, ``evaluate`` and ``predict``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.text import Text
+
+from mlwright.api import load, read_data, resolve_settings, train
+from mlwright.cli.output import emit
+from mlwright.data.schema import Role
+from mlwright.errors import ConfigError
+from mlwright.progress import stderr_console
+
+__all__ = ["register"]
+
+DATA_HELP = "A file (CSV/TSV/Parquet/JSON Lines/Excel) or a database URL used with --query."
+JSON_HELP = "Print one JSON document on stdout instead of tables."
+PROJECT_HELP = "Project file to read (default: ./mlwright.toml when present)."
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands of this module to ``app``."""
+    app.command("train")(train_cmd)
+    app.command("evaluate")(evaluate_cmd)
+    app.command("predict")(predict_cmd)
+
+
+def train_cmd(
+    data: str = typer.Argument(None, help=DATA_HELP, show_default=False),
+    target: str = typer.Option(None, "--target", "-t", help="The column to predict."),
+    time_limit: float = typer.Option(None, "--time-limit", help="Seconds for the whole run [60]."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder to save the model in."),
+    query: str = typer.Option(None, "--query", "-q", help="SELECT to run when DATA is a URL."),
+    task: str = typer.Option(None, help="binary, multiclass or regression (default: detected)."),
+    metric: str = typer.Option(None, help="Metric to optimise (default: by task)."),
+    seed: int = typer.Option(None, help="Random seed [0]."),
+    max_trials: int = typer.Option(None, "--max-trials", help="Stop after this many candidates."),
+    project: Path = typer.Option(None, "--project", help=PROJECT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Train a model on DATA to predict --target, and save it.
+
+    Example:
+        mlwright train examples/telco_churn/train.csv --target Churn --out models/churn
+    """
+    settings = resolve_settings(
+        project_file=project,
+        data={"source": data, "query": query, "target": target},
+        training={
+            "time_limit": time_limit,
+            "task": task,
+            "metric": metric,
+            "seed": seed,
+            "max_trials": max_trials,
+        },
+    )
+    model = train(settings=settings)
+    source = settings.data.source or "model"
+    out = out or Path("models") / (
+        Path(source).name.split(".")[0]
+        if "://" not in source
+        else (settings.data.target or "model")
+    )
+    saved = model.save(out)
+    info = model.info_
+    document = {
+        "model_dir": str(saved),
+        "task": model.task_,
+        "metric": model.metric_,
+        "classes": model.classes_,
+        "threshold": model.threshold_,
+        "rows": info["rows"],
+        "rows_rejected": info["rows_rejected"],
+        "fit_seconds": info["fit_seconds"],
+        "leaderboard": model.leaderboard.to_dict(),
+        "cv_evaluation": model.cv_evaluation_.to_dict(),
+        "dropped_columns": {c.name: c.reason for c in model.schema_.dropped},
+        "suspects": info["suspects"],
+        "warnings": info["warnings"],
+    }
+    notes = []
+    for col in model.schema_.dropped:
+        notes.append(f"dropped '{col.name}' ({col.role.value}): {col.reason}")
+    dropped = {c.name for c in model.schema_.dropped}
+    suspects: list[dict[str, str]] = info["suspects"]
+    for suspect in suspects:
+        if suspect["column"] in dropped:
+            continue
+        notes.append(f"suspect '{suspect['column']}' ({suspect['kind']}): {suspect['detail']}")
+    if info["rows_rejected"]:
+        notes.append(
+            f"{info['rows_rejected']} row(s) set aside with reasons: {saved}/training_rejects.csv"
+        )
+    summary = Text.assemble(
+        ("Model saved to ", "bold"),
+        (str(saved), "bold green"),
+        f"\n{model.task_} · {info['rows_used']} rows · {model.metric_} · "
+        f"{info['fit_seconds']:.1f}s of {info['time_limit']:g}s",
+    )
+    emit(
+        as_json,
+        document,
+        model.leaderboard.to_rich(),
+        Text("Cross-validated estimate of the final model (out-of-fold rows):", style="bold"),
+        model.cv_evaluation_.to_rich(),
+        *[Text(n, style="yellow") for n in notes],
+        summary,
+    )
+
+
+def evaluate_cmd(
+    model_dir: Path = typer.Argument(..., help="Folder of a saved model."),
+    data: str = typer.Argument(..., help=DATA_HELP),
+    query: str = typer.Option(None, "--query", "-q", help="SELECT to run when DATA is a URL."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the intervals."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Score a saved model on labelled DATA, with 95% bootstrap confidence intervals.
+
+    Example:
+        mlwright evaluate models/churn examples/telco_churn/test.csv
+    """
+    model = load(model_dir)
+    settings = resolve_settings(model.settings, data={"query": query})
+    df = read_data(data, settings=settings)
+    evaluation = model.evaluate(df, n_boot=n_boot)
+    emit(as_json, evaluation.to_dict(), evaluation.to_rich())
+
+
+def predict_cmd(
+    model_dir: Path = typer.Argument(..., help="Folder of a saved model."),
+    data: str = typer.Argument(..., help=DATA_HELP),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write predictions here (.csv, .parquet, .jsonl); default: CSV on stdout.",
+    ),
+    rejects: Path = typer.Option(
+        None,
+        "--rejects",
+        help="Write rows that could not be scored here, with reasons "
+        "(default: next to --output, or ./mlwright-rejects.csv).",
+    ),
+    query: str = typer.Option(None, "--query", "-q", help="SELECT to run when DATA is a URL."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    """Predict DATA with a saved model; rows that cannot be scored go to a rejects file.
+
+    Example:
+        mlwright predict models/churn examples/telco_churn/test.csv -o scored.csv
+    """
+    if output is None and as_json:
+        raise ConfigError("--json prints a summary on stdout, so predictions need -o FILE.")
+    model = load(model_dir)
+    settings = resolve_settings(model.settings, data={"query": query})
+    df = read_data(data, settings=settings)
+    result = model.score(df)
+    ids = [c.name for c in model.schema_.columns if c.role is Role.IDENTIFIER and c.name in df]
+    frame = result.frame
+    if ids:
+        frame = pd.concat([df.loc[frame.index, ids], frame], axis=1)
+    frame.insert(0, "row", [df.index.get_loc(i) for i in frame.index])
+    if output is None:
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        _write_table(frame, output)
+    rejects_path = None
+    if len(result.rejects):
+        rejects_path = rejects or (
+            output.with_name(output.stem + ".rejects.csv")
+            if output
+            else Path("mlwright-rejects.csv")
+        )
+        result.rejects.to_csv(rejects_path, index=False)
+    document = {
+        "rows": len(df),
+        "scored": len(result.frame),
+        "rejected": len(result.rejects),
+        "output": str(output) if output else "stdout",
+        "rejects_file": str(rejects_path) if rejects_path else None,
+        "warnings": result.warnings,
+    }
+    line = f"scored {len(result.frame)} of {len(df)} rows"
+    if output:
+        line += f" → {output}"
+    if rejects_path:
+        line += f"; {len(result.rejects)} set aside with reasons → {rejects_path}"
+    if as_json:
+        emit(True, document)
+    else:
+        stderr_console().print(line, highlight=False, soft_wrap=True)
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix in (".jsonl", ".ndjson"):
+        frame.to_json(path, orient="records", lines=True)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    else:
+        raise ConfigError(
+            f"cannot write predictions as '{suffix or path.name}'; use a .csv, .tsv, .parquet "
+            "or .jsonl file name."
+        )

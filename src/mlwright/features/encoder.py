@@ -1,0 +1,267 @@
+"""Encoders that turn a conformed (typed) feature frame into the matrix a learner needs.
+
+Two kinds, fitted inside each cross-validation fold so that no statistic of a validation fold
+leaks into training:
+
+- ``"tree"``: a dense float matrix; categories become integer codes (declared categorical to the
+  learner), dates become calendar parts, free text becomes length and word counts.
+- ``"linear"``: a sparse matrix; numbers imputed, log-scaled when skewed and standardised, with
+  missing indicators; categories one-hot; free text as TF-IDF over hashed word n-grams.
+
+An encoder's state is plain JSON plus NumPy arrays, so it saves without pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from mlwright.data.schema import Role, Schema
+
+__all__ = ["EncoderKind", "FeatureEncoder"]
+
+EncoderKind = Literal["tree", "linear"]
+
+_MAX_CATEGORIES = {"tree": 1000, "linear": 200}
+_MIN_CATEGORY_COUNT = {"tree": 2, "linear": 5}
+_TEXT_FEATURES = 2**18
+
+
+def _hasher() -> HashingVectorizer:
+    # stateless: its "fit" stores nothing, so only the IDF weights need saving
+    return HashingVectorizer(
+        n_features=_TEXT_FEATURES,
+        ngram_range=(1, 2),
+        alternate_sign=False,
+        norm=None,
+        lowercase=True,
+    )
+
+
+@dataclass
+class FeatureEncoder:
+    """Fit on the training rows of a fold, then transform any rows of the same schema."""
+
+    kind: EncoderKind
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    idf: dict[str, np.ndarray] = field(default_factory=dict)
+    feature_names_: list[str] = field(default_factory=list)
+    categorical_indices_: list[int] = field(default_factory=list)
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, schema: Schema) -> FeatureEncoder:
+        """Learn per-column statistics from ``X`` (a conformed feature frame)."""
+        self.columns = []
+        self.idf = {}
+        for col in schema.features:
+            s = X[col.name]
+            spec: dict[str, Any] = {"name": col.name, "role": col.role.value}
+            if col.role in (Role.CATEGORICAL,):
+                spec["categories"] = self._categories(s)
+            elif col.role is Role.DATETIME:
+                spec["parts"] = self._date_parts(s)
+                if self.kind == "linear":
+                    spec["stats"] = [
+                        self._numeric_stats(self._date_part(s, part)) for part in spec["parts"]
+                    ]
+            elif col.role is Role.TEXT and self.kind == "linear":
+                counts = _hasher().transform(s.fillna("").astype(str).to_numpy())
+                df = np.bincount(counts.indices, minlength=_TEXT_FEATURES)
+                self.idf[col.name] = (np.log((1 + len(s)) / (1 + df)) + 1).astype(np.float32)
+            elif col.role in (Role.NUMERIC, Role.BOOLEAN) and self.kind == "linear":
+                spec["stats"] = self._numeric_stats(s.to_numpy(dtype=float))
+            self.columns.append(spec)
+        self._name_features()
+        return self
+
+    def _categories(self, s: pd.Series) -> list[str]:
+        counts = s.dropna().astype(str).value_counts()
+        counts = counts[counts >= _MIN_CATEGORY_COUNT[self.kind]]
+        return [str(v) for v in counts.index[: _MAX_CATEGORIES[self.kind]]]
+
+    @staticmethod
+    def _date_parts(s: pd.Series) -> list[str]:
+        dt = pd.to_datetime(s)
+        parts = ["epoch_days", "year", "month", "day", "day_of_week", "day_of_year"]
+        if bool((dt.dt.hour.fillna(0) != 0).any()):
+            parts.append("hour")
+        return parts
+
+    @staticmethod
+    def _date_part(s: pd.Series, part: str) -> np.ndarray:
+        dt = pd.to_datetime(s)
+        if part == "epoch_days":
+            values = (dt - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
+        else:
+            values = getattr(dt.dt, part)
+        return np.asarray(values, dtype=float)
+
+    @staticmethod
+    def _numeric_stats(values: np.ndarray) -> dict[str, Any]:
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return {"median": 0.0, "log": False, "mean": 0.0, "std": 1.0, "missing": False}
+        median = float(np.median(finite))
+        skewed = bool(finite.min() >= 0 and finite.size > 10 and _skew(finite) > 2.0)
+        scaled = np.log1p(finite) if skewed else finite
+        std = float(scaled.std())
+        return {
+            "median": median,
+            "log": skewed,
+            "mean": float(scaled.mean()),
+            "std": std if std > 1e-12 else 1.0,
+            "missing": bool(finite.size < values.size),
+        }
+
+    def _name_features(self) -> None:
+        names: list[str] = []
+        cats: list[int] = []
+        for spec in self.columns:
+            name, role = spec["name"], spec["role"]
+            if self.kind == "tree":
+                if role == Role.CATEGORICAL:
+                    cats.append(len(names))
+                    names.append(name)
+                elif role == Role.DATETIME:
+                    names += [f"{name}.{p}" for p in spec["parts"]]
+                elif role == Role.TEXT:
+                    names += [f"{name}.chars", f"{name}.words"]
+                else:
+                    names.append(name)
+            else:
+                if role == Role.CATEGORICAL:
+                    names += [f"{name}={c}" for c in spec["categories"]]
+                    names += [f"{name}=<other>", f"{name}=<missing>"]
+                elif role == Role.DATETIME:
+                    for p, st in zip(spec["parts"], spec["stats"], strict=True):
+                        names.append(f"{name}.{p}")
+                        if st["missing"]:
+                            names.append(f"{name}.{p}=<missing>")
+                elif role == Role.TEXT:
+                    names += [f"{name}#{i}" for i in range(_TEXT_FEATURES)]
+                else:
+                    names.append(name)
+                    if spec["stats"]["missing"]:
+                        names.append(f"{name}=<missing>")
+        self.feature_names_ = names
+        self.categorical_indices_ = cats
+
+    # -- transforming ------------------------------------------------------------------------
+    def transform(self, X: pd.DataFrame) -> np.ndarray | sp.csr_matrix:
+        """Encode rows; unseen categories and missing values are handled, never errors."""
+        if self.kind == "tree":
+            return self._transform_tree(X)
+        return self._transform_linear(X)
+
+    def _transform_tree(self, X: pd.DataFrame) -> np.ndarray:
+        blocks: list[np.ndarray] = []
+        for spec in self.columns:
+            s = X[spec["name"]]
+            role = spec["role"]
+            if role == Role.CATEGORICAL:
+                codes = _codes(s, spec["categories"])
+                # unseen/rare categories share the code after the known ones; missing stays NaN
+                blocks.append(codes.reshape(-1, 1))
+            elif role == Role.DATETIME:
+                blocks.append(np.column_stack([self._date_part(s, p) for p in spec["parts"]]))
+            elif role == Role.TEXT:
+                text = s.fillna("").astype(str)
+                blocks.append(
+                    np.column_stack(
+                        [text.str.len().to_numpy(float), text.str.split().str.len().to_numpy(float)]
+                    )
+                )
+            else:
+                blocks.append(s.to_numpy(dtype=float).reshape(-1, 1))
+        if not blocks:
+            return np.zeros((len(X), 0))
+        out = np.hstack(blocks).astype(np.float64)
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    def _transform_linear(self, X: pd.DataFrame) -> sp.csr_matrix:
+        blocks: list[sp.spmatrix] = []
+        n = len(X)
+        for spec in self.columns:
+            s = X[spec["name"]]
+            role = spec["role"]
+            if role == Role.CATEGORICAL:
+                cats = spec["categories"]
+                codes = _codes(s, cats)
+                col = np.where(np.isnan(codes), len(cats) + 1, codes).astype(np.int64)
+                blocks.append(
+                    sp.csr_matrix((np.ones(n), (np.arange(n), col)), shape=(n, len(cats) + 2))
+                )
+            elif role == Role.DATETIME:
+                for p, st in zip(spec["parts"], spec["stats"], strict=True):
+                    blocks.append(sp.csr_matrix(_scale(self._date_part(s, p), st)))
+            elif role == Role.TEXT:
+                counts = _hasher().transform(s.fillna("").astype(str).to_numpy())
+                tfidf = counts.multiply(self.idf[spec["name"]]).tocsr()
+                norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
+                norms[norms == 0] = 1.0
+                blocks.append(sp.diags(1.0 / norms) @ tfidf)
+            else:
+                blocks.append(sp.csr_matrix(_scale(s.to_numpy(dtype=float), spec["stats"])))
+        if not blocks:
+            return sp.csr_matrix((n, 0))
+        return sp.hstack(blocks, format="csr", dtype=np.float64)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write ``encoder.json`` (and ``idf_<i>.npy`` for text columns) into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        text_files = {}
+        for i, (name, weights) in enumerate(sorted(self.idf.items())):
+            fname = f"idf_{i}.npy"
+            np.save(directory / fname, weights, allow_pickle=False)
+            text_files[name] = fname
+        state = {"kind": self.kind, "columns": self.columns, "idf_files": text_files}
+        (directory / "encoder.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> FeatureEncoder:
+        """Inverse of ``save``."""
+        state = json.loads((directory / "encoder.json").read_text(encoding="utf-8"))
+        enc = cls(kind=state["kind"], columns=state["columns"])
+        enc.idf = {
+            name: np.load(directory / fname, allow_pickle=False)
+            for name, fname in state["idf_files"].items()
+        }
+        enc._name_features()
+        return enc
+
+
+def _codes(s: pd.Series, categories: list[str]) -> np.ndarray:
+    missing = s.isna().to_numpy()
+    codes = pd.Index(categories, dtype=object).get_indexer(pd.Index(s.astype(object).astype(str)))
+    out = codes.astype(float)
+    out[codes < 0] = float(len(categories))  # unseen or rare: one shared "other" code
+    out[missing] = np.nan
+    return out
+
+
+def _scale(values: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
+    missing = ~np.isfinite(values)
+    filled = np.where(missing, stats["median"], values)
+    if stats["log"]:
+        filled = np.log1p(np.clip(filled, 0, None))
+    scaled = np.clip((filled - stats["mean"]) / stats["std"], -10, 10)
+    cols = [scaled]
+    if stats["missing"]:
+        cols.append(missing.astype(float))
+    return np.column_stack(cols)
+
+
+def _skew(x: np.ndarray) -> float:
+    std = x.std()
+    if std == 0:
+        return 0.0
+    return float(np.mean(((x - x.mean()) / std) ** 3))

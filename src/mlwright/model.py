@@ -1,0 +1,360 @@
+"""Model: the fitted, saveable object users hold — predict, evaluate, save, load."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlwright.artifact import read_verified, write_artifact
+from mlwright.data.conform import Conformed, conform
+from mlwright.data.fingerprint import fingerprint
+from mlwright.data.inference import detect_task, infer_schema
+from mlwright.data.profile import profile_data
+from mlwright.data.schema import Schema
+from mlwright.errors import ConfigError, DataError, MlwrightWarning, NotTrainedError
+from mlwright.evaluation import (
+    Evaluation,
+    Leaderboard,
+    choose_threshold,
+    default_metric,
+    evaluate_predictions,
+    get_metric,
+)
+from mlwright.progress import progress_bar
+from mlwright.search.budget import TimeBudget
+from mlwright.settings import Settings
+from mlwright.tasks.tabular.predictor import TabularPredictor
+from mlwright.tasks.tabular.trainer import TabularTrainer
+
+__all__ = ["Model", "Prediction"]
+
+_VERSIONED = ("mlwright", "numpy", "pandas", "scipy", "scikit-learn", "lightgbm", "pyarrow")
+
+
+@dataclass
+class Prediction:
+    """Predictions for the rows that could be scored, and the rows set aside with reasons.
+
+    ``frame`` has the input's index, a ``prediction`` column and, for classifiers, one
+    ``proba_<label>`` column per class; rejected rows are absent from it and present in
+    ``rejects`` (original values, ``_row`` position and ``_reason``).
+    """
+
+    frame: pd.DataFrame
+    rejects: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+class Model:
+    """A trained mlwright model.
+
+    Create one with ``mlwright.train(...)`` or ``Model(settings).fit(df, target)``, or restore one
+    with ``mlwright.load(dir)``.
+
+    Example:
+        >>> model = mlwright.train("examples/telco_churn/train.csv", target="Churn", time_limit=30)
+        >>> model.predict(test_df)
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+    # -- training ------------------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame, target: str, *, budget: TimeBudget | None = None) -> Model:
+        """Infer the schema, set bad rows aside, train within the time limit; returns self."""
+        cfg = self.settings.training
+        budget = budget or TimeBudget(cfg.time_limit)
+        schema = infer_schema(df, target)
+        conformed = conform(df, schema, require_target=True)
+        if conformed.target is None or len(conformed.target) < 2:
+            raise DataError(
+                f"only {0 if conformed.target is None else len(conformed.target)} usable row(s) "
+                f"after setting aside {len(conformed.rejects)} bad row(s); at least 2 are needed. "
+                "See the rejects for the reasons."
+            )
+        task = cfg.task or detect_task(conformed.target)
+        y, classes = _encode_target(conformed.target, task, target)
+        metric = get_metric(cfg.metric or default_metric(task), task)
+        self.profile_ = profile_data(df, target, schema=schema, seed=cfg.seed)
+        trainer = TabularTrainer(
+            task=task,
+            n_classes=len(classes) if classes is not None else 0,
+            metric=metric,
+            folds=cfg.folds,
+            seed=cfg.seed,
+            max_trials=cfg.max_trials,
+            n_jobs=max(1, os.cpu_count() or 1),
+        )
+        with progress_bar(self.settings.progress) as progress:
+            predictor = trainer.fit(conformed.features, y, schema, budget, progress)
+        self.schema_ = schema
+        self.task_ = task
+        self.classes_ = classes
+        self.metric_ = metric.name
+        self.predictor_ = predictor
+        self.threshold_ = None
+        if task == "binary" and predictor.oof is not None:
+            costs = self.settings.costs
+            self.threshold_ = choose_threshold(
+                y,
+                predictor.oof[:, 1],
+                metric=metric.name,
+                costs=(costs.fp, costs.fn) if costs else None,
+            )
+        assert predictor.oof is not None
+        self.cv_evaluation_ = evaluate_predictions(
+            task,
+            y,
+            predictor.oof,
+            primary=metric.name,
+            classes=classes,
+            threshold=self.threshold_,
+            n_boot=200,
+            seed=cfg.seed,
+        )
+        self.training_rejects_ = conformed.rejects
+        self.info_: dict[str, Any] = {
+            "target": target,
+            "rows": int(len(df)),
+            "rows_used": int(len(y)),
+            "rows_rejected": int(len(conformed.rejects)),
+            "data_fingerprint": fingerprint(df),
+            "seed": cfg.seed,
+            "time_limit": budget.time_limit,
+            "fit_seconds": round(budget.elapsed(), 3),
+            "skipped": trainer.skipped_,
+            "warnings": list(conformed.warnings) + list(self.profile_.warnings),
+            "suspects": [s.__dict__ for s in self.profile_.suspects],
+        }
+        return self
+
+    # -- prediction ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "predictor_"):
+            raise NotTrainedError(
+                "this Model is not trained; call mlwright.train(...) or mlwright.load(dir) first."
+            )
+
+    def _raw(self, df: pd.DataFrame) -> tuple[Conformed, np.ndarray]:
+        self._check_fitted()
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(
+                f"expected a pandas DataFrame of rows to score, got {type(df).__name__}. "
+                "Read files with mlwright.read_data(path) first."
+            )
+        conformed = conform(df, self.schema_)
+        if len(conformed.rejects):
+            reasons = conformed.rejects["_reason"].value_counts().head(3)
+            warnings.warn(
+                f"{len(conformed.rejects)} of {len(df)} row(s) could not be scored and were set "
+                f"aside (most common: {'; '.join(reasons.index)}). Use Model.score() or "
+                "`mlwright predict --rejects FILE` to get them with reasons.",
+                MlwrightWarning,
+                stacklevel=3,
+            )
+        if len(conformed.features) == 0:
+            return conformed, np.zeros((0, len(self.classes_ or [])) if self.classes_ else 0)
+        return conformed, self.predictor_.predict(conformed.features)
+
+    def predict(self, df: pd.DataFrame) -> pd.Series:
+        """One prediction per input row, in the input's order and index (NaN for set-aside rows)."""
+        conformed, raw = self._raw(df)
+        out = pd.Series(np.nan, index=df.index, dtype=object, name=self.info_["target"])
+        out.iloc[conformed.row_positions] = list(self._labels(raw))  # type: ignore[call-overload]
+        if self.task_ == "regression":
+            return out.astype(float)
+        return out
+
+    def predict_proba(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities: one column per class, named by the label as in the training data."""
+        if self.task_ == "regression":
+            raise ConfigError(
+                "predict_proba() is for classifiers; this model does regression. Use predict()."
+            )
+        conformed, raw = self._raw(df)
+        assert self.classes_ is not None
+        out = pd.DataFrame(np.nan, index=df.index, columns=pd.Index(self.classes_, dtype=object))
+        out.iloc[conformed.row_positions, :] = raw
+        return out
+
+    def score(self, df: pd.DataFrame) -> Prediction:
+        """Predictions plus the rows set aside, for batch scoring that loses nothing."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlwrightWarning)
+            conformed, raw = self._raw(df)
+        index = df.index[conformed.row_positions]
+        frame = pd.DataFrame({"prediction": list(self._labels(raw))}, index=index)
+        if self.task_ != "regression" and self.classes_ is not None:
+            for i, label in enumerate(self.classes_):
+                frame[f"proba_{label}"] = raw[:, i]
+        return Prediction(frame, conformed.rejects, list(conformed.warnings))
+
+    def _labels(self, raw: np.ndarray) -> np.ndarray:
+        if self.task_ == "regression":
+            return raw
+        assert self.classes_ is not None
+        labels: np.ndarray = np.asarray(self.classes_, dtype=object)
+        if self.task_ == "binary":
+            threshold = 0.5 if self.threshold_ is None else self.threshold_
+            picked: np.ndarray = labels[(raw[:, 1] >= threshold).astype(int)]
+        else:
+            picked = labels[np.argmax(raw, axis=1)]
+        return picked
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def evaluate(self, df: pd.DataFrame, *, n_boot: int = 1000) -> Evaluation:
+        """Metrics with 95% bootstrap intervals on labelled rows ``df``."""
+        self._check_fitted()
+        target = self.info_["target"]
+        if target not in df.columns:
+            raise DataError(
+                f"evaluation data has no target column '{target}'; columns are "
+                f"{list(df.columns)[:20]}. Evaluate on labelled rows."
+            )
+        conformed = conform(df, self.schema_, require_target=True)
+        if conformed.target is None or len(conformed.target) == 0:
+            raise DataError("no evaluation row has both usable features and a target value.")
+        if len(conformed.rejects):
+            warnings.warn(
+                f"{len(conformed.rejects)} of {len(df)} evaluation row(s) were set aside "
+                "(unusable values or missing target) and are not in the metrics.",
+                MlwrightWarning,
+                stacklevel=2,
+            )
+        raw = self.predictor_.predict(conformed.features)
+        y = _encode_known(conformed.target, self.task_, self.classes_)
+        return evaluate_predictions(
+            self.task_,
+            y,
+            raw,
+            primary=self.metric_,
+            classes=self.classes_,
+            threshold=self.threshold_,
+            n_boot=n_boot,
+            seed=int(self.info_["seed"]),
+        )
+
+    @property
+    def leaderboard(self) -> Leaderboard:
+        """Every candidate tried, with its cross-validated score, fit and predict times."""
+        self._check_fitted()
+        return self.predictor_.leaderboard
+
+    @property
+    def schema(self) -> Schema:
+        """The schema inferred from the training data."""
+        self._check_fitted()
+        return self.schema_
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the model as a directory of data files plus a hashed manifest; no pickle."""
+        self._check_fitted()
+
+        def write(tmp: Path) -> dict[str, Any]:
+            if len(self.training_rejects_):
+                self.training_rejects_.astype(str).to_csv(tmp / "training_rejects.csv", index=False)
+            return {"predictor": self.predictor_.save(tmp / "candidates")}
+
+        manifest = {
+            "task": self.task_,
+            "target": self.info_["target"],
+            "metric": self.metric_,
+            "classes": self.classes_,
+            "threshold": self.threshold_,
+            "schema": self.schema_.to_dict(),
+            "cv_evaluation": self.cv_evaluation_.to_dict(),
+            "training": self.info_,
+            "settings": self.settings.model_dump(mode="json"),
+            "versions": _versions(),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        return write_artifact(directory, manifest, write)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Model:
+        """Check every file's hash, then rebuild the model. Refuses tampered or partial folders."""
+        manifest = read_verified(directory)
+        root = Path(directory)
+        model = cls(Settings.model_validate(manifest["settings"]))
+        model.task_ = manifest["task"]
+        model.metric_ = manifest["metric"]
+        model.classes_ = manifest["classes"]
+        model.threshold_ = manifest["threshold"]
+        model.schema_ = Schema.from_dict(manifest["schema"])
+        n_classes = len(model.classes_) if model.classes_ else 0
+        model.predictor_ = TabularPredictor.load(
+            root / "candidates", manifest["predictor"], model.task_, n_classes
+        )
+        model.cv_evaluation_ = Evaluation.from_dict(manifest["cv_evaluation"])
+        model.info_ = manifest["training"]
+        model.training_rejects_ = pd.DataFrame()
+        return model
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "predictor_"):
+            return "Model(untrained)"
+        return (
+            f"Model(task={self.task_!r}, target={self.info_['target']!r}, "
+            f"metric={self.metric_!r}, members={self.predictor_.member_names})"
+        )
+
+
+def _encode_target(target: pd.Series, task: str, name: str) -> tuple[np.ndarray, list[Any] | None]:
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(target):
+            raise ConfigError(
+                f"task 'regression' needs a numeric target, but '{name}' holds labels such as "
+                f"{list(target.unique()[:3])}. Use task='binary' or 'multiclass', "
+                "or leave it unset."
+            )
+        return target.to_numpy(dtype=float), None
+    classes = sorted(pd.unique(target).tolist(), key=lambda v: (str(type(v)), v))
+    if task == "binary" and len(classes) != 2:
+        raise ConfigError(
+            f"task 'binary' needs exactly 2 classes in '{name}', found {len(classes)}. "
+            "Use task='multiclass' or leave it unset."
+        )
+    if len(classes) > 1000:
+        raise ConfigError(
+            f"'{name}' has {len(classes)} distinct values, too many for classification. "
+            "Use task='regression' if it is a quantity."
+        )
+    y = _encode_known(target, task, classes)
+    return y, [_plain(c) for c in classes]
+
+
+def _encode_known(target: pd.Series, task: str, classes: list[Any] | None) -> np.ndarray:
+    if task == "regression" or classes is None:
+        return target.to_numpy(dtype=float)
+    lookup = {c: i for i, c in enumerate(classes)}
+    unknown = sorted({str(v) for v in target if v not in lookup})
+    if unknown:
+        raise DataError(
+            f"target has label(s) {unknown[:5]} that the model never saw in training "
+            f"(known: {classes[:10]}). Evaluate only on rows with known labels."
+        )
+    return np.array([lookup[v] for v in target], dtype=np.int64)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -1,0 +1,88 @@
+"""A bagged candidate: one learner configuration fitted once per cross-validation fold."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlwright.features.encoder import FeatureEncoder
+from mlwright.models.base import Learner, TaskName
+from mlwright.models.catalog import get_learner
+
+__all__ = ["BaggedCandidate"]
+
+
+@dataclass
+class BaggedCandidate:
+    """Fold models of one configuration; predictions are their mean.
+
+    ``oof_`` holds the out-of-fold predictions every score and ensemble weight is based on.
+    """
+
+    name: str
+    learner: str
+    params: dict[str, Any]
+    folds: list[tuple[FeatureEncoder, Learner]] = field(default_factory=list)
+    oof_: np.ndarray | None = None
+    score_: float = float("nan")
+    fit_time_: float = 0.0
+    predict_time_per_1k_: float = 0.0
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Mean of the fold models' predictions on a conformed feature frame."""
+        total: np.ndarray | None = None
+        encoded: dict[int, Any] = {}
+        for encoder, learner in self.folds:
+            # fold encoders differ (statistics of their own training rows), so encode per fold
+            key = id(encoder)
+            if key not in encoded:
+                encoded[key] = encoder.transform(X)
+            pred = learner.predict(encoded.pop(key))
+            total = pred if total is None else total + pred
+        if total is None:
+            raise RuntimeError(f"candidate {self.name} has no fitted folds")
+        return total / len(self.folds)
+
+    def save(self, directory: Path) -> None:
+        """Write every fold's encoder and learner as data files, plus ``candidate.json``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for i, (encoder, learner) in enumerate(self.folds):
+            encoder.save(directory / f"fold{i}" / "encoder")
+            learner.save(directory / f"fold{i}" / "learner")
+        meta = {
+            "name": self.name,
+            "learner": self.learner,
+            "params": self.params,
+            "n_folds": len(self.folds),
+            "score": _json_float(self.score_),
+            "fit_time": self.fit_time_,
+            "predict_time_per_1k": self.predict_time_per_1k_,
+        }
+        (directory / "candidate.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, task: TaskName, n_classes: int) -> BaggedCandidate:
+        """Inverse of ``save``."""
+        meta = json.loads((directory / "candidate.json").read_text(encoding="utf-8"))
+        learner_cls = get_learner(meta["learner"])
+        folds = [
+            (
+                FeatureEncoder.load(directory / f"fold{i}" / "encoder"),
+                learner_cls.load(directory / f"fold{i}" / "learner", task, n_classes),
+            )
+            for i in range(meta["n_folds"])
+        ]
+        cand = cls(meta["name"], meta["learner"], meta["params"], folds)
+        cand.score_ = float("nan") if meta["score"] is None else meta["score"]
+        cand.fit_time_ = meta["fit_time"]
+        cand.predict_time_per_1k_ = meta["predict_time_per_1k"]
+        return cand
+
+
+def _json_float(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)

@@ -1,0 +1,71 @@
+"""TabularPredictor: the fitted ensemble of bagged candidates, and its data-only persistence."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlwright.evaluation.leaderboard import Leaderboard
+from mlwright.models.base import TaskName
+from mlwright.tasks.tabular.candidate import BaggedCandidate
+
+__all__ = ["TabularPredictor"]
+
+
+@dataclass
+class TabularPredictor:
+    """A weighted mean of bagged candidates.
+
+    ``oof`` holds the ensemble's out-of-fold predictions on the training rows (kept in memory only;
+    the evaluation built from it is saved instead).
+    """
+
+    task: TaskName
+    n_classes: int
+    members: list[tuple[BaggedCandidate, float]]
+    leaderboard: Leaderboard
+    oof: np.ndarray | None = None
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` or values ``(n,)`` for a conformed feature frame."""
+        total: np.ndarray | None = None
+        for cand, weight in self.members:
+            pred = weight * cand.predict(X)
+            total = pred if total is None else total + pred
+        if total is None:
+            raise RuntimeError("predictor has no members")
+        return total
+
+    @property
+    def member_names(self) -> list[str]:
+        """Names of the candidates in the ensemble."""
+        return [c.name for c, _ in self.members]
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the members under ``directory``; return the JSON description for the manifest."""
+        for cand, _ in self.members:
+            cand.save(directory / cand.name)
+        return {
+            "members": [{"name": c.name, "weight": w} for c, w in self.members],
+            "leaderboard": self.leaderboard.to_dict(),
+        }
+
+    @classmethod
+    def load(
+        cls, directory: Path, description: dict[str, Any], task: TaskName, n_classes: int
+    ) -> TabularPredictor:
+        """Inverse of ``save``."""
+        members = [
+            (BaggedCandidate.load(directory / m["name"], task, n_classes), float(m["weight"]))
+            for m in description["members"]
+        ]
+        return cls(task, n_classes, members, Leaderboard.from_dict(description["leaderboard"]))
+
+    def describe(self) -> str:
+        """One line naming the members and weights."""
+        return json.dumps({c.name: round(w, 3) for c, w in self.members})

@@ -1,0 +1,208 @@
+"""End to end through the public API: train, predict, evaluate, save, load in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlwright
+from mlwright.errors import ArtifactError, NotTrainedError, SchemaMismatch
+
+from .conftest import EXAMPLE, REPO
+
+FAST = mlwright.Settings.model_validate(
+    {"training": {"time_limit": 30, "max_trials": 3, "folds": 3}, "progress": False}
+)
+
+
+def _regression(n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame(
+        {
+            "size": rng.uniform(20, 200, n).round(1),
+            "rooms": rng.integers(1, 6, n),
+            "area": rng.choice(["north", "south", "centre"], n),
+        }
+    )
+    df["price"] = 1000 * df["size"] + 5000 * (df["area"] == "centre") + rng.normal(0, 3000, n)
+    df["price"] = df["price"].map(lambda v: f"${v:,.2f}")  # money stored as text
+    return df
+
+
+def _multiclass(n: int = 450) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    label = np.select([a > 0.5, b > 0.5], ["alpha", "beta"], "gamma")
+    return pd.DataFrame({"a": a, "b": b, "noise": rng.normal(size=n), "label": label})
+
+
+@pytest.fixture(scope="module")
+def churn_model() -> mlwright.Model:
+    return mlwright.train(EXAMPLE / "train.csv", target="Churn", settings=FAST)
+
+
+@pytest.fixture(scope="module")
+def churn_test() -> pd.DataFrame:
+    return mlwright.read_data(EXAMPLE / "test.csv")
+
+
+def test_binary_example_end_to_end(churn_model: mlwright.Model, churn_test: pd.DataFrame):
+    model = churn_model
+    assert model.task_ == "binary" and model.metric_ == "roc_auc"
+    assert model.classes_ == ["No", "Yes"]
+    assert model.schema["customerID"].role.value == "identifier"
+    board = model.leaderboard.to_frame()
+    assert len(board) >= 3 and {"score", "fit_time", "predict_time_per_1k"} <= set(board.columns)
+    proba = model.predict_proba(churn_test)
+    assert list(proba.columns) == ["No", "Yes"] and proba.index.equals(churn_test.index)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    pred = model.predict(churn_test)
+    assert len(pred) == len(churn_test) and set(pred.unique()) <= {"No", "Yes"}
+    evaluation = model.evaluate(churn_test, n_boot=200)
+    auc = evaluation["roc_auc"]
+    assert 0.80 < auc.value < 0.90 and auc.low < auc.value < auc.high
+    assert evaluation.threshold is not None and evaluation.confusion is not None
+    assert int(evaluation.confusion.to_numpy().sum()) == len(churn_test)
+
+
+def test_predictions_keep_input_order_and_index(churn_model: mlwright.Model, churn_test):
+    sample = churn_test.sample(50, random_state=1)
+    shuffled = sample.set_index(pd.Index([f"r{i}" for i in range(50)]))
+    p1 = churn_model.predict_proba(shuffled)
+    p2 = churn_model.predict_proba(sample.iloc[::-1])
+    assert list(p1.index) == list(shuffled.index)
+    np.testing.assert_allclose(p1.to_numpy()[::-1], p2.to_numpy())
+
+
+def test_save_load_fresh_process_identical(churn_model, churn_test, tmp_path: Path):
+    saved = churn_model.save(tmp_path / "a" / "churn")
+    expected = churn_model.predict_proba(churn_test)
+    moved = saved.rename(tmp_path / "moved")  # folders move freely
+    sample = tmp_path / "rows.csv"
+    churn_test.to_csv(sample, index=False)
+    code = (
+        "import sys, mlwright; m = mlwright.load(sys.argv[1]); "
+        "m.predict_proba(mlwright.read_data(sys.argv[2])).to_csv(sys.argv[3], index=False)"
+    )
+    out = tmp_path / "p.csv"
+    subprocess.run([sys.executable, "-c", code, str(moved), str(sample), str(out)], check=True)
+    again = pd.read_csv(out)
+    np.testing.assert_array_equal(again.to_numpy(), expected.to_numpy())
+    manifest = json.loads((moved / "manifest.json").read_text())
+    for key in ("task", "schema", "cv_evaluation", "versions", "files", "training"):
+        assert key in manifest
+    assert manifest["training"]["data_fingerprint"].startswith("sha256:")
+    assert not list(moved.rglob("*.pkl")) and not list(moved.rglob("*.pickle"))
+
+
+def test_tampered_model_refused(churn_model, tmp_path: Path):
+    saved = churn_model.save(tmp_path / "m")
+    booster = next(saved.rglob("model.txt"))
+    booster.write_text(booster.read_text().replace("Tree=0", "Tree=9", 1))
+    with pytest.raises(ArtifactError, match="model.txt"):
+        mlwright.load(saved)
+
+
+def test_schema_checked_at_prediction(churn_model, churn_test):
+    with pytest.raises(SchemaMismatch, match="tenure"):
+        churn_model.predict(churn_test.drop(columns=["tenure"]))
+    extra = churn_test.head(5).assign(surprise=1)
+    with pytest.warns(mlwright.MlwrightWarning, match="surprise"):
+        churn_model.predict(extra)
+    odd = churn_test.head(5).copy()
+    odd["Contract"] = "Lifetime"  # unseen category
+    odd["MonthlyCharges"] = [None, "?", "70.5", "$80", "abc"]
+    result = churn_model.score(odd)
+    assert len(result.frame) == 4 and len(result.rejects) == 1
+    assert "MonthlyCharges" in result.rejects["_reason"].iloc[0]
+    with pytest.warns(mlwright.MlwrightWarning, match="set aside"):
+        pred = churn_model.predict(odd)
+    assert pred.isna().sum() == 1 and len(pred) == 5
+
+
+def test_regression_with_messy_money_target(tmp_path: Path):
+    df = _regression()
+    model = mlwright.train(df, target="price", settings=FAST)
+    assert model.task_ == "regression" and model.metric_ == "rmse"
+    evaluation = model.evaluate(df.tail(100), n_boot=100)
+    assert evaluation.residuals is not None
+    assert evaluation["rmse"].value < 6000
+    pred = model.predict(df.head(10))
+    assert pred.dtype == float and len(pred) == 10
+
+
+def test_multiclass_labels_as_in_data():
+    df = _multiclass()
+    model = mlwright.train(df, target="label", settings=FAST)
+    assert model.task_ == "multiclass" and model.metric_ == "log_loss"
+    proba = model.predict_proba(df.head(20))
+    assert list(proba.columns) == ["alpha", "beta", "gamma"]
+    assert (model.predict(df) == df["label"]).mean() > 0.8
+
+
+def test_metric_override_and_forced_task():
+    df = _multiclass()
+    model = mlwright.train(df, target="label", metric="accuracy", settings=FAST)
+    assert model.metric_ == "accuracy" and model.leaderboard.metric == "accuracy"
+    with pytest.raises(mlwright.ConfigError, match="metric"):
+        mlwright.train(df, target="label", metric="rmse", settings=FAST)
+
+
+def test_same_seed_same_model():
+    df = _multiclass(300)
+    settings = FAST.with_overrides(training={"max_trials": 2})
+    a = mlwright.train(df, target="label", seed=5, settings=settings)
+    b = mlwright.train(df, target="label", seed=5, settings=settings)
+    np.testing.assert_array_equal(a.predict_proba(df).to_numpy(), b.predict_proba(df).to_numpy())
+
+
+def test_time_limit_honoured():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    df = pd.DataFrame(rng.normal(size=(n, 12)), columns=[f"f{i}" for i in range(12)])
+    df["y"] = (df["f0"] + rng.normal(size=n) > 0).astype(int)
+    settings = mlwright.Settings.model_validate({"progress": False})
+    start = time.monotonic()
+    model = mlwright.train(df, target="y", time_limit=8, settings=settings)
+    elapsed = time.monotonic() - start
+    assert elapsed <= 8 * 1.10, elapsed
+    assert len(model.leaderboard.rows) >= 1
+
+
+def test_untrained_model():
+    with pytest.raises(NotTrainedError):
+        mlwright.Model().predict(pd.DataFrame({"a": [1]}))
+
+
+@pytest.mark.slow
+def test_readme_quickstart_command(tmp_path: Path):
+    """The README's first command, as a user runs it (with the installed console script)."""
+    exe = Path(sys.executable).with_name("mlwright")
+    out = tmp_path / "churn"
+    done = subprocess.run(
+        [
+            str(exe),
+            "train",
+            str(EXAMPLE / "train.csv"),
+            "--target",
+            "Churn",
+            "--time-limit",
+            "60",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Model saved to" in done.stdout and str(out) in done.stdout.replace("\n", "")
+    assert "lightgbm" in done.stdout and (out / "manifest.json").is_file()
