@@ -1,0 +1,95 @@
+"""The learner contract: what every algorithm wrapper in the catalog provides.
+
+A learner is configured by ``params`` (a plain dict of JSON values), fitted on an encoded matrix,
+and predicts probabilities of shape ``(n, n_classes)`` for classification or values of shape
+``(n,)`` for regression. It saves itself as data files (no pickle) and loads back from them.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self, TypeAlias
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlwright.search.space import SearchSpace
+
+__all__ = ["Learner", "Matrix", "TaskName"]
+
+TaskName = Literal["binary", "multiclass", "regression"]
+Matrix: TypeAlias = np.ndarray | sp.csr_matrix
+
+
+class Learner(ABC):
+    """Base class of every learner.
+
+    Class attributes: ``name`` (stable id used in artifacts), ``priority`` (higher is tried
+    first), ``input_kind`` (which FeatureEncoder kind it consumes).
+    """
+
+    name: ClassVar[str]
+    priority: ClassVar[int]
+    input_kind: ClassVar[Literal["tree", "linear"]]
+
+    def __init__(
+        self,
+        task: TaskName,
+        n_classes: int,
+        params: dict[str, Any] | None = None,
+        seed: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.task = task
+        self.n_classes = n_classes
+        self.params = dict(params or {})
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    @classmethod
+    @abstractmethod
+    def search_space(cls, task: TaskName) -> SearchSpace:
+        """The hyperparameters worth tuning, with their ranges."""
+
+    @classmethod
+    @abstractmethod
+    def portfolio(cls, task: TaskName) -> list[dict[str, Any]]:
+        """Strong default configurations, best first."""
+
+    @abstractmethod
+    def fit(
+        self,
+        X: Matrix,
+        y: np.ndarray,
+        *,
+        X_val: Matrix | None = None,
+        y_val: np.ndarray | None = None,
+        categorical: list[int] | None = None,
+        deadline: float | None = None,
+    ) -> Self:
+        """Fit on ``X, y``; ``X_val, y_val`` may drive early stopping; stop by ``deadline``
+        (a ``time.monotonic`` value) at the latest."""
+
+    @abstractmethod
+    def predict(self, X: Matrix) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` or values ``(n,)``."""
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Write the fitted state as data files into ``directory``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, task: TaskName, n_classes: int) -> Self:
+        """Rebuild a fitted learner from ``save``'s files."""
+
+    def fitted_params(self) -> dict[str, Any]:
+        """Parameters as fitted (e.g. the number of boosting rounds early stopping chose)."""
+        return dict(self.params)
+
+    @staticmethod
+    def time_left(deadline: float | None) -> float:
+        """Seconds until ``deadline`` (infinite when there is none)."""
+        return float("inf") if deadline is None else deadline - time.monotonic()

@@ -1,0 +1,98 @@
+"""Regularised linear models: logistic regression and ridge, saved as NumPy coefficient arrays."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from mlwright.models.base import Learner, Matrix, TaskName
+from mlwright.search.space import Float, SearchSpace
+
+__all__ = ["LinearLearner"]
+
+
+class LinearLearner(Learner):
+    """L2-regularised logistic regression (classification) or ridge regression.
+
+    ``C`` is the inverse regularisation strength for both (ridge uses ``alpha = 1 / C``).
+    """
+
+    name = "linear"
+    priority = 50
+    input_kind = "linear"
+
+    @classmethod
+    def search_space(cls, task: TaskName) -> SearchSpace:
+        return {"C": Float(1e-3, 1e3, log=True)}
+
+    @classmethod
+    def portfolio(cls, task: TaskName) -> list[dict[str, Any]]:
+        return [{"C": 1.0}, {"C": 0.1}, {"C": 10.0}]
+
+    def fit(
+        self,
+        X: Matrix,
+        y: np.ndarray,
+        *,
+        X_val: Matrix | None = None,
+        y_val: np.ndarray | None = None,
+        categorical: list[int] | None = None,
+        deadline: float | None = None,
+    ) -> Self:
+        C = float(self.params.get("C", 1.0))
+        if self.task == "regression":
+            self.y_mean_ = float(np.mean(y))
+            self.y_scale_ = float(np.std(y)) or 1.0
+            ridge = Ridge(alpha=1.0 / C, random_state=self.seed)
+            ridge.fit(X, (y - self.y_mean_) / self.y_scale_)
+            self.coef_ = np.asarray(ridge.coef_, dtype=np.float64).reshape(1, -1) * self.y_scale_
+            self.intercept_ = np.array([ridge.intercept_ * self.y_scale_ + self.y_mean_])
+            return self
+        clf = LogisticRegression(C=C, max_iter=500, random_state=self.seed)
+        with warnings.catch_warnings():
+            # a capped iteration count is deliberate: the time limit matters more than the 4th digit
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        coef = np.asarray(clf.coef_, dtype=np.float64)
+        intercept = np.asarray(clf.intercept_, dtype=np.float64)
+        present = [int(c) for c in clf.classes_]
+        if self.task == "multiclass" and len(present) < self.n_classes:
+            # a fold without some class: those classes get a very low score
+            full = np.zeros((self.n_classes, coef.shape[1]))
+            full_b = np.full(self.n_classes, -30.0)
+            full[present] = coef
+            full_b[present] = intercept
+            coef, intercept = full, full_b
+        self.coef_, self.intercept_ = coef, intercept
+        return self
+
+    def predict(self, X: Matrix) -> np.ndarray:
+        scores: np.ndarray = np.asarray(X @ self.coef_.T) + self.intercept_
+        if self.task == "regression":
+            return scores.ravel()
+        if self.task == "binary":
+            p1 = expit(scores.ravel())
+            return np.column_stack([1.0 - p1, p1])
+        out: np.ndarray = softmax(scores, axis=1)
+        return out
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "coef.npy", self.coef_, allow_pickle=False)
+        np.save(directory / "intercept.npy", self.intercept_, allow_pickle=False)
+        (directory / "params.json").write_text(json.dumps(self.params), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, task: TaskName, n_classes: int) -> Self:
+        params = json.loads((directory / "params.json").read_text(encoding="utf-8"))
+        learner = cls(task, n_classes, params)
+        learner.coef_ = np.load(directory / "coef.npy", allow_pickle=False)
+        learner.intercept_ = np.load(directory / "intercept.npy", allow_pickle=False)
+        return learner
