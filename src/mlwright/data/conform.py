@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mlwright.data.inference import FALSE_WORDS, TRUE_WORDS
+from mlwright.data.inference import FALSE_WORDS, TRUE_WORDS, column_names
 from mlwright.data.schema import ColumnSchema, Role, Schema
 from mlwright.data.values import (
     MISSING_MARKERS,
@@ -143,17 +143,6 @@ def _describe(value: object, problem: str) -> str:
     return f"{shown} {problem}"
 
 
-def _column_names(df: pd.DataFrame) -> list[str]:
-    names = [str(c) for c in df.columns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise DataError(
-            f"duplicate column name(s) {dupes}: each column needs a unique name. "
-            "Rename or drop the duplicates."
-        )
-    return names
-
-
 def _target_values(s: pd.Series, col: ColumnSchema) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Typed target (float64 numbers, stripped strings or booleans), missing and failed masks."""
     if col.parse == "number":
@@ -206,7 +195,7 @@ def conform(df: pd.DataFrame, schema: Schema, *, require_target: bool = False) -
         >>> conformed = conform(raw, schema)
         >>> conformed.features.dtypes, conformed.rejects[["_row", "_reason"]]
     """
-    names = _column_names(df)
+    names = column_names(df)
     position = {name: i for i, name in enumerate(names)}
     expected = schema.feature_names
     absent = [n for n in expected if n not in position]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -58,6 +59,18 @@ class _Facts:
         return self.numbers
 
 
+def column_names(df: pd.DataFrame) -> list[str]:
+    """The column names as strings; DataError when any name is used twice."""
+    names = [str(c) for c in df.columns]
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise DataError(
+            f"duplicate column name(s) {dupes}: each column needs a unique name. "
+            "Rename or drop the duplicates."
+        )
+    return names
+
+
 def check_frame(df: pd.DataFrame) -> None:
     """Raise DataError for a frame with no columns, no rows or duplicate column names."""
     if df.shape[1] == 0:
@@ -65,13 +78,7 @@ def check_frame(df: pd.DataFrame) -> None:
             "the data has no columns. Expected a table with a header row and at least a feature "
             "and a target column; check the file and its separator."
         )
-    names = [str(c) for c in df.columns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise DataError(
-            f"duplicate column name(s) {dupes}: each column needs a unique name. "
-            "Rename or drop the duplicates."
-        )
+    names = column_names(df)
     if len(df) == 0:
         raise DataError(
             f"the data has no rows (columns are {names[:10]}). Expected at least 2 rows; "

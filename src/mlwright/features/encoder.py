@@ -13,6 +13,7 @@ An encoder's state is plain JSON plus NumPy arrays, so it saves without pickle.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +226,14 @@ class FeatureEncoder:
             text_files[name] = fname
         state = {"kind": self.kind, "columns": self.columns, "idf_files": text_files}
         (directory / "encoder.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+    def state_digest(self) -> str:
+        """SHA-256 of the fitted state: equal digests mean identical transforms."""
+        digest = hashlib.sha256(json.dumps([self.kind, self.columns], sort_keys=True).encode())
+        for name in sorted(self.idf):
+            digest.update(name.encode())
+            digest.update(self.idf[name].tobytes())
+        return digest.hexdigest()
 
     @classmethod
     def load(cls, directory: Path) -> FeatureEncoder:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlwright.features.encoder import FeatureEncoder
-from mlwright.models.base import Learner, TaskName
+from mlwright.models.base import Learner, Matrix, TaskName
 from mlwright.models.catalog import get_learner
 
 __all__ = ["BaggedCandidate"]
@@ -33,16 +33,19 @@ class BaggedCandidate:
     fit_time_: float = 0.0
     predict_time_per_1k_: float = 0.0
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Mean of the fold models' predictions on a conformed feature frame."""
+    def predict(self, X: pd.DataFrame, encoded: dict[int, Matrix] | None = None) -> np.ndarray:
+        """Mean of the fold models' predictions on a conformed feature frame.
+
+        Each fold has its own encoder (statistics of its own training rows); candidates that
+        share an encoder object share its output through ``encoded`` (keyed by ``id``).
+        """
+        encoded = {} if encoded is None else encoded
         total: np.ndarray | None = None
-        encoded: dict[int, Any] = {}
         for encoder, learner in self.folds:
-            # fold encoders differ (statistics of their own training rows), so encode per fold
             key = id(encoder)
             if key not in encoded:
                 encoded[key] = encoder.transform(X)
-            pred = learner.predict(encoded.pop(key))
+            pred = learner.predict(encoded[key])
             total = pred if total is None else total + pred
         if total is None:
             raise RuntimeError(f"candidate {self.name} has no fitted folds")

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from mlwright.evaluation.leaderboard import Leaderboard
-from mlwright.models.base import TaskName
+from mlwright.features.encoder import FeatureEncoder
+from mlwright.models.base import Matrix, TaskName
 from mlwright.tasks.tabular.candidate import BaggedCandidate
 
 __all__ = ["TabularPredictor"]
@@ -34,8 +35,9 @@ class TabularPredictor:
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` or values ``(n,)`` for a conformed feature frame."""
         total: np.ndarray | None = None
+        encoded: dict[int, Matrix] = {}
         for cand, weight in self.members:
-            pred = weight * cand.predict(X)
+            pred = weight * cand.predict(X, encoded)
             total = pred if total is None else total + pred
         if total is None:
             raise RuntimeError("predictor has no members")
@@ -64,8 +66,20 @@ class TabularPredictor:
             (BaggedCandidate.load(directory / m["name"], task, n_classes), float(m["weight"]))
             for m in description["members"]
         ]
+        _share_encoders([c for c, _ in members])
         return cls(task, n_classes, members, Leaderboard.from_dict(description["leaderboard"]))
 
     def describe(self) -> str:
         """One line naming the members and weights."""
         return json.dumps({c.name: round(w, 3) for c, w in self.members})
+
+
+def _share_encoders(candidates: list[BaggedCandidate]) -> None:
+    """Make candidates whose fold encoders are identical use one object, so that prediction
+    encodes each row once per distinct encoder (in training they were one object already)."""
+    seen: dict[str, FeatureEncoder] = {}
+    for cand in candidates:
+        shared = []
+        for encoder, learner in cand.folds:
+            shared.append((seen.setdefault(encoder.state_digest(), encoder), learner))
+        cand.folds = shared

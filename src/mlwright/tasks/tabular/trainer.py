@@ -174,7 +174,9 @@ class TabularTrainer:
             predict_time += (time.perf_counter() - t0) / max(1, len(val_idx)) * 1e6
             predict_time += data.encode_ms_per_1k
             cand.folds.append((data.encoder, learner))
-            if budget.remaining() <= 0 and i < len(splits) - 1:
+            if budget.remaining() <= reserve / 2 and i < len(splits) - 1:
+                # a fold overran its share: give up this candidate to keep the time limit
+                self.skipped_.append(f"{name}: abandoned after {i + 1} fold(s), out of time")
                 return None
         cand.params = {**params, **_shared_fitted(cand)}
         cand.oof_ = oof
