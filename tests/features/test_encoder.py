@@ -40,7 +40,7 @@ def frame() -> tuple[pd.DataFrame, Schema]:
     return df, schema
 
 
-@pytest.mark.parametrize("kind", ["tree", "linear"])
+@pytest.mark.parametrize("kind", ["tree", "linear", "dense"])
 def test_shape_names_and_roundtrip(frame: tuple[pd.DataFrame, Schema], kind: str, tmp_path: Path):
     df, schema = frame
     enc = FeatureEncoder(kind).fit(df, schema)  # type: ignore[arg-type]

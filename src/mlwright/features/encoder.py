@@ -7,6 +7,8 @@ leaks into training:
   learner), dates become calendar parts, free text becomes length and word counts.
 - ``"linear"``: a sparse matrix; numbers imputed, log-scaled when skewed and standardised, with
   missing indicators; categories one-hot; free text as TF-IDF over hashed word n-grams.
+- ``"dense"``: as ``"linear"`` but a dense array, fewer one-hot columns, and free text reduced to
+  scaled length and word counts (for distance-based learners).
 
 An encoder's state is plain JSON plus NumPy arrays, so it saves without pickle.
 """
@@ -28,10 +30,10 @@ from mlwright.data.schema import Role, Schema
 
 __all__ = ["EncoderKind", "FeatureEncoder"]
 
-EncoderKind = Literal["tree", "linear"]
+EncoderKind = Literal["tree", "linear", "dense"]
 
-_MAX_CATEGORIES = {"tree": 1000, "linear": 200}
-_MIN_CATEGORY_COUNT = {"tree": 2, "linear": 5}
+_MAX_CATEGORIES = {"tree": 1000, "linear": 200, "dense": 30}
+_MIN_CATEGORY_COUNT = {"tree": 2, "linear": 5, "dense": 10}
 _TEXT_FEATURES = 2**18
 
 
@@ -68,15 +70,18 @@ class FeatureEncoder:
                 spec["categories"] = self._categories(s)
             elif col.role is Role.DATETIME:
                 spec["parts"] = self._date_parts(s)
-                if self.kind == "linear":
+                if self.kind != "tree":
                     spec["stats"] = [
                         self._numeric_stats(self._date_part(s, part)) for part in spec["parts"]
                     ]
+            elif col.role is Role.TEXT and self.kind == "dense":
+                chars, words = _text_counts(s)
+                spec["stats"] = [self._numeric_stats(chars), self._numeric_stats(words)]
             elif col.role is Role.TEXT and self.kind == "linear":
                 counts = _hasher().transform(s.fillna("").astype(str).to_numpy())
                 df = np.bincount(counts.indices, minlength=_TEXT_FEATURES)
                 self.idf[col.name] = (np.log((1 + len(s)) / (1 + df)) + 1).astype(np.float32)
-            elif col.role in (Role.NUMERIC, Role.BOOLEAN) and self.kind == "linear":
+            elif col.role in (Role.NUMERIC, Role.BOOLEAN) and self.kind != "tree":
                 spec["stats"] = self._numeric_stats(s.to_numpy(dtype=float))
             self.columns.append(spec)
         self._name_features()
@@ -145,6 +150,8 @@ class FeatureEncoder:
                         names.append(f"{name}.{p}")
                         if st["missing"]:
                             names.append(f"{name}.{p}=<missing>")
+                elif role == Role.TEXT and self.kind == "dense":
+                    names += [f"{name}.chars", f"{name}.words"]
                 elif role == Role.TEXT:
                     names += [f"{name}#{i}" for i in range(_TEXT_FEATURES)]
                 else:
@@ -159,6 +166,8 @@ class FeatureEncoder:
         """Encode rows; unseen categories and missing values are handled, never errors."""
         if self.kind == "tree":
             return self._transform_tree(X)
+        if self.kind == "dense":
+            return np.asarray(self._transform_linear(X).toarray())
         return self._transform_linear(X)
 
     def _transform_tree(self, X: pd.DataFrame) -> np.ndarray:
@@ -173,12 +182,7 @@ class FeatureEncoder:
             elif role == Role.DATETIME:
                 blocks.append(np.column_stack([self._date_part(s, p) for p in spec["parts"]]))
             elif role == Role.TEXT:
-                text = s.fillna("").astype(str)
-                blocks.append(
-                    np.column_stack(
-                        [text.str.len().to_numpy(float), text.str.split().str.len().to_numpy(float)]
-                    )
-                )
+                blocks.append(np.column_stack(_text_counts(s)))
             else:
                 blocks.append(s.to_numpy(dtype=float).reshape(-1, 1))
         if not blocks:
@@ -203,6 +207,9 @@ class FeatureEncoder:
             elif role == Role.DATETIME:
                 for p, st in zip(spec["parts"], spec["stats"], strict=True):
                     blocks.append(sp.csr_matrix(_scale(self._date_part(s, p), st)))
+            elif role == Role.TEXT and self.kind == "dense":
+                for values, st in zip(_text_counts(s), spec["stats"], strict=True):
+                    blocks.append(sp.csr_matrix(_scale(values, st)))
             elif role == Role.TEXT:
                 counts = _hasher().transform(s.fillna("").astype(str).to_numpy())
                 tfidf = counts.multiply(self.idf[spec["name"]]).tocsr()
@@ -255,6 +262,13 @@ def _codes(s: pd.Series, categories: list[str]) -> np.ndarray:
     out[codes < 0] = float(len(categories))  # unseen or rare: one shared "other" code
     out[missing] = np.nan
     return out
+
+
+def _text_counts(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Characters and words per value of a text column."""
+    text = s.fillna("").astype(str)
+    words = text.str.count(r"\S+")
+    return text.str.len().to_numpy(float), words.to_numpy(float)
 
 
 def _scale(values: np.ndarray, stats: dict[str, Any]) -> np.ndarray:

@@ -32,7 +32,7 @@ class Learner(ABC):
 
     name: ClassVar[str]
     priority: ClassVar[int]
-    input_kind: ClassVar[Literal["tree", "linear"]]
+    input_kind: ClassVar[Literal["tree", "linear", "dense"]]
 
     def __init__(
         self,
@@ -84,6 +84,18 @@ class Learner(ABC):
     @abstractmethod
     def load(cls, directory: Path, task: TaskName, n_classes: int) -> Self:
         """Rebuild a fitted learner from ``save``'s files."""
+
+    @classmethod
+    def estimate_cost(
+        cls, task: TaskName, n_rows: int, n_features: int, n_classes: int, params: dict[str, Any]
+    ) -> tuple[float, float]:
+        """Rough (seconds, bytes) to fit one fold on 2 cores, before anything was measured.
+
+        The search replaces this by measured times once a learner of the family has run; the
+        default assumes a linear-time learner.
+        """
+        cells = max(1, n_rows) * max(1, n_features) * max(1, n_classes)
+        return 2e-7 * cells, 16.0 * cells
 
     def fitted_params(self) -> dict[str, Any]:
         """Parameters as fitted (e.g. the number of boosting rounds early stopping chose)."""
