@@ -37,10 +37,13 @@ def _n_classes(task: str) -> int:
 @pytest.mark.parametrize("task", TASKS)
 def test_fit_predict_save_load_deterministic(name: str, task: str, tmp_path: Path):
     cls: type[Learner] = CATALOG[name]
-    X, y = _data(task, cls.input_kind)
+    X_all, y_all = _data(task, cls.input_kind, n=400)
+    # a held-out validation part, as bagging gives each learner: early stopping has to trigger
+    X, y, X_val, y_val = X_all[:300], y_all[:300], X_all[300:], y_all[300:]  # type: ignore[index]
     params = cls.portfolio(task)[0]  # type: ignore[arg-type]
-    a = cls(task, _n_classes(task), params, seed=3).fit(X, y, X_val=X, y_val=y)  # type: ignore[arg-type]
-    b = cls(task, _n_classes(task), params, seed=3).fit(X, y, X_val=X, y_val=y)  # type: ignore[arg-type]
+    fit = {"X_val": X_val, "y_val": y_val}
+    a = cls(task, _n_classes(task), params, seed=3).fit(X, y, **fit)  # type: ignore[arg-type]
+    b = cls(task, _n_classes(task), params, seed=3).fit(X, y, **fit)  # type: ignore[arg-type]
     pa = a.predict(X)  # type: ignore[arg-type]
     np.testing.assert_array_equal(pa, b.predict(X))  # type: ignore[arg-type]
     if task == "regression":

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from mlwright.search.space import SearchSpace
 
-__all__ = ["Learner", "Matrix", "TaskName"]
+__all__ = ["PLATEAU_WINDOW", "Learner", "Matrix", "TaskName", "plateaued"]
 
 TaskName = Literal["binary", "multiclass", "regression"]
 Matrix: TypeAlias = np.ndarray | sp.csr_matrix
@@ -105,3 +105,26 @@ class Learner(ABC):
     def time_left(deadline: float | None) -> float:
         """Seconds until ``deadline`` (infinite when there is none)."""
         return float("inf") if deadline is None else deadline - time.monotonic()
+
+
+PLATEAU_WINDOW = 50  # rounds of a boosted learner's validation history looked back over
+
+
+def plateaued(losses: list[float], window: int = PLATEAU_WINDOW, tolerance: float = 1e-4) -> bool:
+    """True when the last ``window`` rounds lowered the validation loss by less than
+    ``tolerance`` times the first round's loss.
+
+    Boosting's usual early stopping waits for a round with no improvement at all; on separable
+    data the loss keeps falling by ever smaller amounts and every round would run.
+
+    Example
+    -------
+    >>> plateaued([1.0] + [0.5 * 0.5**i for i in range(60)])
+    False
+    >>> plateaued([1.0] + [1e-3 + 1e-9 * (60 - i) for i in range(60)])
+    True
+    """
+    if len(losses) <= window:
+        return False
+    gained = losses[-window - 1] - min(losses[-window:])
+    return bool(gained < tolerance * abs(losses[0]))

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
+
 from mlwright.models.base import Learner
+from mlwright.models.forest import ExtraTreesLearner, RandomForestLearner
+from mlwright.models.knn import KNNLearner
 from mlwright.models.lightgbm import LightGBMLearner
 from mlwright.models.linear import LinearLearner
 
 __all__ = ["CATALOG", "get_learner"]
 
-_LEARNERS: list[type[Learner]] = [LightGBMLearner, LinearLearner]
+
+def _optional(package: str, class_name: str) -> list[type[Learner]]:
+    """``[class_name]`` from ``mlwright.models.<package>`` when ``package`` imports, else ``[]``."""
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        return []  # an optional extra (pip install 'mlwright[boost]') that is not installed
+    module = importlib.import_module(f"mlwright.models.{package}")
+    learner: type[Learner] = getattr(module, class_name)
+    return [learner]
+
+
+_LEARNERS: list[type[Learner]] = [
+    ExtraTreesLearner,
+    KNNLearner,
+    LightGBMLearner,
+    LinearLearner,
+    RandomForestLearner,
+    *_optional("xgboost", "XGBoostLearner"),
+    *_optional("catboost", "CatBoostLearner"),
+]
 
 CATALOG: dict[str, type[Learner]] = {
     cls.name: cls for cls in sorted(_LEARNERS, key=lambda c: -c.priority)

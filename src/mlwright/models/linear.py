@@ -40,6 +40,15 @@ class LinearLearner(Learner):
     def portfolio(cls, task: TaskName) -> list[dict[str, Any]]:
         return [{"C": 1.0}, {"C": 0.1}, {"C": 10.0}]
 
+    @classmethod
+    def estimate_cost(
+        cls, task: TaskName, n_rows: int, n_features: int, n_classes: int, params: dict[str, Any]
+    ) -> tuple[float, float]:
+        # one-hot widens the input about fivefold; ~100 solver passes
+        width = 5 * max(1, n_features)
+        seconds = 0.02 + 5e-9 * n_rows * width * max(1, n_classes) * 100
+        return seconds, 8.0 * n_rows * width * 2
+
     def fit(
         self,
         X: Matrix,
