@@ -29,6 +29,7 @@ __all__ = [
 PROJECT_FILE = "mlwright.toml"
 
 TaskName = Literal["binary", "multiclass", "regression"]
+Preset = Literal["fast", "balanced", "best"]
 
 
 class _Section(BaseModel):
@@ -52,8 +53,14 @@ class TrainingSettings(_Section):
     metric: str | None = None
     time_limit: float = Field(60.0, gt=0, description="seconds for the whole training run")
     seed: int = 0
-    folds: int = Field(5, ge=2, le=20)
+    preset: Preset = "balanced"
+    folds: int | None = Field(None, ge=2, le=20, description="default: by preset")
     max_trials: int | None = Field(None, ge=1, description="stop after this many candidates")
+    deterministic: bool = Field(
+        False,
+        description="plan the search in work units instead of wall-clock seconds, so the same "
+        "data and seed give the same model on any machine",
+    )
 
 
 class Costs(_Section):
