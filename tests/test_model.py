@@ -104,9 +104,10 @@ def test_save_load_fresh_process_identical(churn_model, churn_test, tmp_path: Pa
 
 def test_tampered_model_refused(churn_model, tmp_path: Path):
     saved = churn_model.save(tmp_path / "m")
-    booster = next(saved.rglob("model.txt"))
-    booster.write_text(booster.read_text().replace("Tree=0", "Tree=9", 1))
-    with pytest.raises(ArtifactError, match="model.txt"):
+    # whichever learners won, their native model files are hash-checked
+    learner_file = sorted(p for p in saved.rglob("*") if p.is_file() and "learner" in p.parts)[0]
+    learner_file.write_bytes(learner_file.read_bytes() + b" ")
+    with pytest.raises(ArtifactError, match=learner_file.name):
         mlwright.load(saved)
 
 
@@ -206,3 +207,90 @@ def test_readme_quickstart_command(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "Model saved to" in done.stdout and str(out) in done.stdout.replace("\n", "")
     assert "lightgbm" in done.stdout and (out / "manifest.json").is_file()
+
+
+class _RunawayClock:
+    """A clock on which every reading is 10 s after the last: a machine far slower than any
+    budget."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def test_deterministic_mode_ignores_the_clock(monkeypatch: pytest.MonkeyPatch):
+    from mlwright.search import budget as budget_module
+
+    df = _multiclass(300)
+    settings = mlwright.Settings.model_validate(
+        {"training": {"time_limit": 6, "deterministic": True, "folds": 3}, "progress": False}
+    )
+    a = mlwright.train(df, target="label", seed=1, settings=settings)
+    monkeypatch.setattr(budget_module, "time", _RunawayClock())
+    b = mlwright.train(df, target="label", seed=1, settings=settings)
+    assert [r.name for r in a.leaderboard.rows] == [r.name for r in b.leaderboard.rows]
+    assert len(a.leaderboard.rows) > 2
+    np.testing.assert_array_equal(a.predict_proba(df).to_numpy(), b.predict_proba(df).to_numpy())
+
+
+def test_presets_name_outcomes():
+    df = _multiclass(300)
+    fast = mlwright.Settings.model_validate(
+        {"training": {"time_limit": 20, "preset": "fast"}, "progress": False}
+    )
+    model = mlwright.train(df, target="label", settings=fast)
+    notes = {r.note for r in model.leaderboard.rows if r.learner != "ensemble"}
+    assert notes == {"default"}  # no tuning in the fast preset
+    assert len(model.predictor_.members[0][0].folds) == 3
+    with pytest.raises(mlwright.ConfigError, match="preset"):
+        mlwright.Settings().with_overrides(training={"preset": "turbo"})
+
+
+def test_costs_set_the_threshold_and_are_reported_in_money(churn_model, churn_test):
+    costly_misses = FAST.with_overrides(costs={"fp": 1.0, "fn": 20.0})
+    model = mlwright.train(EXAMPLE / "train.csv", target="Churn", settings=costly_misses)
+    # a missed churner costs 20x a needless offer: flag far more customers than at F1's threshold
+    assert model.threshold_ < churn_model.threshold_
+    evaluation = model.evaluate(churn_test, n_boot=100)
+    cost = evaluation.cost
+    assert cost is not None and cost["fn"] == 20.0
+    assert cost["per_row_low"] <= cost["per_row"] <= cost["per_row_high"]
+    # the model must beat both policies that need no model
+    assert cost["per_row"] < min(cost["act_on_none"], cost["act_on_all"])
+    assert churn_model.evaluate(churn_test, n_boot=50).cost is None
+
+
+def test_probabilities_are_calibrated(churn_model, churn_test):
+    from mlwright.evaluation import expected_calibration_error
+
+    calibration = churn_model.predictor_.calibration
+    assert calibration is not None and calibration.log_loss_after <= calibration.log_loss_before
+    y = (churn_test["Churn"] == "Yes").to_numpy().astype(int)
+    proba = churn_model.predict_proba(churn_test)[["No", "Yes"]].to_numpy()
+    assert expected_calibration_error(y, proba) < 0.06
+
+
+def test_compact_meets_a_latency_limit_and_reports_the_trade_off(tmp_path: Path, churn_test):
+    train_df = mlwright.read_data(EXAMPLE / "train.csv")
+    settings = FAST.with_overrides(training={"max_trials": 4})
+    model = mlwright.train(train_df, target="Churn", settings=settings)
+    small = model.compact(train_df)
+    report = small.compaction_
+    assert report is not None and {o.kind for o in report.options} >= {"refit"}
+    chosen = next(o for o in report.options if o.name == report.chosen)
+    ensemble = report.options[0]
+    assert chosen.latency_ms <= ensemble.latency_ms
+    assert not chosen.significantly_worse
+    # the compact model still predicts well, and survives save/load
+    auc = small.evaluate(churn_test, n_boot=50)["roc_auc"].value
+    assert auc > model.evaluate(churn_test, n_boot=50)["roc_auc"].value - 0.02
+    reloaded = mlwright.load(small.save(tmp_path / "small"))
+    np.testing.assert_allclose(
+        reloaded.predict_proba(churn_test).to_numpy(), small.predict_proba(churn_test).to_numpy()
+    )
+    # an impossible limit: the fastest option, and the report says so
+    tiny = model.compact(train_df, max_latency_ms=1e-6).compaction_
+    assert tiny is not None and "no option meets" in tiny.reason

@@ -66,6 +66,10 @@ def train(
     task: str | None = None,
     metric: str | None = None,
     seed: int | None = None,
+    preset: str | None = None,
+    deterministic: bool | None = None,
+    costs: dict[str, float] | None = None,
+    max_latency_ms: float | None = None,
     query: str | None = None,
     settings: Settings | None = None,
 ) -> Model:
@@ -82,6 +86,19 @@ def train(
         Seconds for the whole run, reading the data included.
     task, metric, seed:
         Override the detected task ("binary", "multiclass", "regression"), the metric and the seed.
+    preset:
+        "fast" (a good model soon), "balanced" (default) or "best" (the most accurate model the
+        time allows).
+    deterministic:
+        Plan the search in estimated work instead of wall-clock seconds, so that the same data
+        and seed give the same model on any machine (the run may then end before or after
+        ``time_limit``).
+    costs:
+        ``{"fp": ..., "fn": ...}``: what a false positive and a missed positive cost (binary
+        tasks); the decision threshold minimises the total, and evaluations report it in money.
+    max_latency_ms:
+        Milliseconds to score one row: the trained ensemble is compacted to meet it (see
+        ``Model.compact``).
 
     Returns
     -------
@@ -94,7 +111,16 @@ def train(
     settings = resolve_settings(
         settings,
         data={"target": target, "query": query},
-        training={"time_limit": time_limit, "task": task, "metric": metric, "seed": seed},
+        training={
+            "time_limit": time_limit,
+            "task": task,
+            "metric": metric,
+            "seed": seed,
+            "preset": preset,
+            "deterministic": deterministic,
+        },
+        costs=costs,
+        constraints={"max_latency_ms": max_latency_ms},
     )
     budget = TimeBudget(settings.training.time_limit)
     if settings.data.target is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import time
@@ -32,12 +33,24 @@ from mlwright.evaluation import (
 from mlwright.progress import progress_bar
 from mlwright.search.budget import TimeBudget
 from mlwright.settings import Settings
+from mlwright.tasks.tabular.compact import CompactReport, compact_predictor
 from mlwright.tasks.tabular.predictor import TabularPredictor
 from mlwright.tasks.tabular.trainer import TabularTrainer
 
 __all__ = ["Model", "Prediction"]
 
-_VERSIONED = ("mlwright", "numpy", "pandas", "scipy", "scikit-learn", "lightgbm", "pyarrow")
+_VERSIONED = (
+    "mlwright",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "optuna",
+    "pyarrow",
+)
 
 
 @dataclass
@@ -92,6 +105,8 @@ class Model:
             folds=cfg.folds,
             seed=cfg.seed,
             max_trials=cfg.max_trials,
+            preset=cfg.preset,
+            deterministic=cfg.deterministic,
             n_jobs=max(1, os.cpu_count() or 1),
         )
         with progress_bar(self.settings.progress) as progress:
@@ -100,27 +115,22 @@ class Model:
         self.task_ = task
         self.classes_ = classes
         self.metric_ = metric.name
-        self.predictor_ = predictor
-        self.threshold_ = None
-        if task == "binary" and predictor.oof is not None:
-            costs = self.settings.costs
-            self.threshold_ = choose_threshold(
+        self.compaction_: CompactReport | None = None
+        limit = self.settings.constraints.max_latency_ms
+        if limit is not None:
+            oof = {c.name: c.oof_ for c, _ in predictor.members if c.oof_ is not None}
+            predictor, self.compaction_ = compact_predictor(
+                predictor,
+                conformed.features,
                 y,
-                predictor.oof[:, 1],
-                metric=metric.name,
-                costs=(costs.fp, costs.fn) if costs else None,
+                schema,
+                max_latency_ms=limit,
+                candidate_oof=oof,
+                seed=cfg.seed,
+                n_jobs=trainer.n_jobs,
             )
-        assert predictor.oof is not None
-        self.cv_evaluation_ = evaluate_predictions(
-            task,
-            y,
-            predictor.oof,
-            primary=metric.name,
-            classes=classes,
-            threshold=self.threshold_,
-            n_boot=200,
-            seed=cfg.seed,
-        )
+        self.predictor_ = predictor
+        self._decide(y)
         self.training_rejects_ = conformed.rejects
         self.info_: dict[str, Any] = {
             "target": target,
@@ -134,8 +144,87 @@ class Model:
             "skipped": trainer.skipped_,
             "warnings": list(conformed.warnings) + list(self.profile_.warnings),
             "suspects": [s.__dict__ for s in self.profile_.suspects],
+            "calibration": None if predictor.calibration is None else vars(predictor.calibration),
+            "compaction": None if self.compaction_ is None else self.compaction_.to_dict(),
         }
         return self
+
+    def _decide(self, y: np.ndarray) -> None:
+        """Choose the threshold and estimate the model from its out-of-fold predictions."""
+        oof = self.predictor_.oof
+        assert oof is not None
+        self.threshold_ = None
+        if self.task_ == "binary":
+            self.threshold_ = choose_threshold(
+                y, oof[:, 1], metric=self.metric_, costs=self._costs()
+            )
+        self.cv_evaluation_ = evaluate_predictions(
+            self.task_,
+            y,
+            oof,
+            primary=self.metric_,
+            classes=self.classes_,
+            threshold=self.threshold_,
+            n_boot=200,
+            seed=self.settings.training.seed,
+            costs=self._costs(),
+        )
+
+    def compact(self, data: pd.DataFrame, *, max_latency_ms: float | None = None) -> Model:
+        """A copy of this model in the cheapest form that keeps its accuracy.
+
+        Measures the ensemble, each member alone and, when ``data`` holds the target, each member
+        refitted once on all of ``data``; then keeps the best option within ``max_latency_ms``
+        per row, or without a limit the fastest option not significantly worse than the best.
+        ``model.compaction_`` holds the measured trade-off (``.to_rich()`` prints it).
+
+        Parameters
+        ----------
+        data:
+            The training rows (refits learn from them; rows without the target only time the
+            options).
+        max_latency_ms:
+            Milliseconds to score one row that the model must meet.
+
+        Example:
+            >>> small = model.compact(train_df, max_latency_ms=5)
+            >>> small.save("models/churn-small")
+        """
+        self._check_fitted()
+        target = self.info_["target"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlwrightWarning)
+            conformed = conform(data, self.schema_, require_target=target in data.columns)
+        if len(conformed.features) == 0:
+            raise DataError(
+                "compact() got no usable rows; expected rows of the training schema. "
+                "Pass the training data."
+            )
+        y = None
+        if conformed.target is not None:
+            y = _encode_known(conformed.target, self.task_, self.classes_)
+        # out-of-fold predictions line up with these rows only when they are the training rows
+        same_rows = fingerprint(data) == self.info_.get("data_fingerprint")
+        oof = {}
+        if same_rows:
+            oof = {c.name: c.oof_ for c, _ in self.predictor_.members if c.oof_ is not None}
+        predictor, report = compact_predictor(
+            self.predictor_,
+            conformed.features,
+            y,
+            self.schema_,
+            max_latency_ms=max_latency_ms,
+            candidate_oof=oof,
+            seed=int(self.info_["seed"]),
+            n_jobs=max(1, os.cpu_count() or 1),
+        )
+        small = copy.copy(self)
+        small.predictor_ = predictor
+        small.compaction_ = report
+        small.info_ = {**self.info_, "compaction": report.to_dict()}
+        if predictor.oof is not None and y is not None and same_rows:
+            small._decide(y)
+        return small
 
     # -- prediction ----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -241,7 +330,12 @@ class Model:
             threshold=self.threshold_,
             n_boot=n_boot,
             seed=int(self.info_["seed"]),
+            costs=self._costs(),
         )
+
+    def _costs(self) -> tuple[float, float] | None:
+        costs = self.settings.costs
+        return (costs.fp, costs.fn) if costs is not None and self.task_ == "binary" else None
 
     @property
     def leaderboard(self) -> Leaderboard:
@@ -353,8 +447,11 @@ def _plain(value: Any) -> Any:
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in _VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+        out[name] = "not installed"
+        for distribution in (name, f"{name}-cpu"):  # xgboost ships as xgboost or xgboost-cpu
+            try:
+                out[name] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return out

@@ -176,3 +176,26 @@ def test_every_command_is_documented_with_an_example():
         assert f"mlwright {name}" in command.help, name
         assert name in (REPO / "README.md").read_text(), name
     assert isinstance(app, typer.Typer)
+
+
+def test_train_with_costs_preset_and_latency_then_compact(
+    small_csv: Path, trained, tmp_path: Path, capsys
+):
+    out = tmp_path / "costed"
+    args = ["train", str(small_csv), "-t", "Churn", "--time-limit", "15", "--preset", "fast"]
+    args += ["--fp-cost", "1", "--fn-cost", "5", "--max-latency-ms", "1000", "-o", str(out)]
+    code, stdout, err = run([*args, "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert doc["cv_evaluation"]["cost"]["fn"] == 5.0
+    assert doc["compaction"]["max_latency_ms"] == 1000.0
+    saved = json.loads((out / "manifest.json").read_text())
+    assert saved["settings"]["training"]["preset"] == "fast"
+    assert saved["settings"]["costs"] == {"fp": 1.0, "fn": 5.0}
+
+    model_dir, _ = trained
+    small = tmp_path / "small"
+    code, stdout, err = run(["compact", str(model_dir), str(small_csv), "-o", str(small)], capsys)
+    assert code == 0, err
+    assert "serving options" in stdout and "refit" in stdout
+    assert (small / "manifest.json").is_file()

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd)
     app.command("evaluate")(evaluate_cmd)
     app.command("predict")(predict_cmd)
+    app.command("compact")(compact_cmd)
 
 
 def train_cmd(
@@ -39,6 +40,21 @@ def train_cmd(
     metric: str = typer.Option(None, help="Metric to optimise (default: by task)."),
     seed: int = typer.Option(None, help="Random seed [0]."),
     max_trials: int = typer.Option(None, "--max-trials", help="Stop after this many candidates."),
+    preset: str = typer.Option(
+        None, help="fast (a good model soon), balanced [default] or best (most accurate)."
+    ),
+    deterministic: bool = typer.Option(
+        None,
+        "--deterministic/--no-deterministic",
+        help="Plan the search in work units, not seconds: same data and seed, same model.",
+    ),
+    fp_cost: float = typer.Option(
+        None, "--fp-cost", help="Cost of a false positive (binary); sets the threshold by cost."
+    ),
+    fn_cost: float = typer.Option(None, "--fn-cost", help="Cost of a missed positive (binary)."),
+    max_latency_ms: float = typer.Option(
+        None, "--max-latency-ms", help="Milliseconds to score one row; compacts the model to fit."
+    ),
     project: Path = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -46,7 +62,14 @@ def train_cmd(
 
     Example:
         mlwright train examples/telco_churn/train.csv --target Churn --out models/churn
+        mlwright train data.csv -t churned --fp-cost 10 --fn-cost 200 --max-latency-ms 5
     """
+    costs = None
+    if fp_cost is not None or fn_cost is not None:
+        costs = {
+            "fp": 1.0 if fp_cost is None else fp_cost,
+            "fn": 1.0 if fn_cost is None else fn_cost,
+        }
     settings = resolve_settings(
         project_file=project,
         data={"source": data, "query": query, "target": target},
@@ -56,7 +79,11 @@ def train_cmd(
             "metric": metric,
             "seed": seed,
             "max_trials": max_trials,
+            "preset": preset,
+            "deterministic": deterministic,
         },
+        costs=costs,
+        constraints={"max_latency_ms": max_latency_ms},
     )
     model = train(settings=settings)
     source = settings.data.source or "model"
@@ -81,6 +108,7 @@ def train_cmd(
         "dropped_columns": {c.name: c.reason for c in model.schema_.dropped},
         "suspects": info["suspects"],
         "warnings": info["warnings"],
+        "compaction": info.get("compaction"),
     }
     notes = []
     for col in model.schema_.dropped:
@@ -105,6 +133,7 @@ def train_cmd(
         as_json,
         document,
         model.leaderboard.to_rich(),
+        *([model.compaction_.to_rich()] if model.compaction_ is not None else []),
         Text("Cross-validated estimate of the final model (out-of-fold rows):", style="bold"),
         model.cv_evaluation_.to_rich(),
         *[Text(n, style="yellow") for n in notes],
@@ -194,6 +223,37 @@ def predict_cmd(
         emit(True, document)
     else:
         stderr_console().print(line, highlight=False, soft_wrap=True)
+
+
+def compact_cmd(
+    model_dir: Path = typer.Argument(..., help="Folder of a saved model."),
+    data: str = typer.Argument(..., help="Its training data (" + DATA_HELP + ")"),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to save the compact model in."),
+    max_latency_ms: float = typer.Option(
+        None, "--max-latency-ms", help="Milliseconds to score one row that the model must meet."
+    ),
+    query: str = typer.Option(None, "--query", "-q", help="SELECT to run when DATA is a URL."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Make a saved model cheaper to serve: drop ensemble members or refit one on all rows.
+
+    Prints every option's score and latency and saves the chosen one.
+
+    Example:
+        mlwright compact models/churn examples/telco_churn/train.csv -o models/churn-small
+    """
+    model = load(model_dir)
+    settings = resolve_settings(model.settings, data={"query": query})
+    small = model.compact(read_data(data, settings=settings), max_latency_ms=max_latency_ms)
+    saved = small.save(out)
+    assert small.compaction_ is not None
+    document = {"model_dir": str(saved), **small.compaction_.to_dict()}
+    emit(
+        as_json,
+        document,
+        small.compaction_.to_rich(),
+        Text.assemble(("Compact model saved to ", "bold"), (str(saved), "bold green")),
+    )
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:

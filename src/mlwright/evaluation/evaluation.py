@@ -22,7 +22,14 @@ from mlwright.evaluation.metrics import (
     report_metrics,
 )
 
-__all__ = ["Evaluation", "MetricResult", "evaluate_predictions", "jsonable"]
+__all__ = [
+    "Evaluation",
+    "MetricResult",
+    "cost_sentence",
+    "cost_summary",
+    "evaluate_predictions",
+    "jsonable",
+]
 
 _CONFIDENCE = 0.95
 _QUANTILES = {"p05": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95}
@@ -72,6 +79,7 @@ class Evaluation:
     threshold: float | None
     confusion: pd.DataFrame | None
     residuals: dict[str, float] | None
+    cost: dict[str, float] | None = None
 
     def __getitem__(self, metric_name: str) -> MetricResult:
         """The result for ``metric_name``."""
@@ -100,6 +108,7 @@ class Evaluation:
             "threshold": self.threshold,
             "confusion": confusion,
             "residuals": self.residuals,
+            "cost": self.cost,
         }
         result: dict[str, Any] = jsonable(document)
         return result
@@ -112,6 +121,7 @@ class Evaluation:
             labels = data["confusion"]["labels"]
             confusion = _confusion_frame(np.asarray(data["confusion"]["matrix"]), labels)
         residuals = data.get("residuals")
+        cost = data.get("cost")
         return cls(
             task=data["task"],
             n_rows=int(data["n_rows"]),
@@ -130,6 +140,7 @@ class Evaluation:
             threshold=data.get("threshold"),
             confusion=confusion,
             residuals=None if residuals is None else {k: _float(v) for k, v in residuals.items()},
+            cost=None if cost is None else {k: _float(v) for k, v in cost.items()},
         )
 
     def to_rich(self) -> RenderableType:
@@ -152,6 +163,8 @@ class Evaluation:
             parts.append(
                 Text(f"decision threshold: {self.threshold:.4g} (positive when p >= threshold)")
             )
+        if self.cost is not None:
+            parts.append(Text(cost_sentence(self.cost)))
         if self.confusion is not None:
             parts.append(_confusion_table(self.confusion))
         if self.residuals is not None:
@@ -185,6 +198,50 @@ def _confusion_table(confusion: pd.DataFrame) -> Table:
     return table
 
 
+def cost_sentence(cost: dict[str, float]) -> str:
+    """The cost of errors in words, beside the two policies that need no model."""
+    return (
+        f"cost of errors at this threshold: {cost['total']:,.4g} in all, "
+        f"{cost['per_row']:.4g} per row ({_CONFIDENCE:.0%} CI {cost['per_row_low']:.4g} .. "
+        f"{cost['per_row_high']:.4g}), with a false positive costing {cost['fp']:g} and a missed "
+        f"positive {cost['fn']:g}. Acting on nobody would cost {cost['act_on_none']:.4g} per row, "
+        f"acting on everybody {cost['act_on_all']:.4g}."
+    )
+
+
+def cost_summary(
+    y: np.ndarray, positive: np.ndarray, fp_cost: float, fn_cost: float
+) -> dict[str, float]:
+    """The money cost of binary decisions ``positive`` on outcomes ``y`` (0/1).
+
+    The interval is the normal approximation for a mean of per-row costs, which the central
+    limit theorem makes accurate at the row counts evaluations have.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> c = cost_summary(np.array([0, 1, 1, 0]), np.array([1, 1, 0, 0]), 1.0, 5.0)
+    >>> c["total"], c["per_row"], c["act_on_none"]
+    (6.0, 1.5, 2.5)
+    """
+    y = np.asarray(y).astype(bool)
+    positive = np.asarray(positive).astype(bool)
+    per_row = fp_cost * (positive & ~y) + fn_cost * (~positive & y)
+    n = len(per_row)
+    mean = float(per_row.mean())
+    half = 1.96 * float(per_row.std(ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
+    return {
+        "fp": float(fp_cost),
+        "fn": float(fn_cost),
+        "total": float(per_row.sum()),
+        "per_row": mean,
+        "per_row_low": mean - half,
+        "per_row_high": mean + half,
+        "act_on_none": float(fn_cost * y.mean()),
+        "act_on_all": float(fp_cost * (~y).mean()),
+    }
+
+
 def residual_summary(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """Residuals (actual - predicted): mean, spread, quantiles, and the share within ±10%."""
     y = np.asarray(y, dtype=float).ravel()
@@ -210,6 +267,7 @@ def evaluate_predictions(
     threshold: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    costs: tuple[float, float] | None = None,
 ) -> Evaluation:
     """Score ``pred`` against ``y`` with the task's report metrics and bootstrap intervals.
 
@@ -225,6 +283,9 @@ def evaluate_predictions(
         Class labels in column order, used to label the confusion matrix.
     threshold:
         Binary decision threshold for label metrics and the confusion matrix; 0.5 when None.
+    costs:
+        ``(fp_cost, fn_cost)`` for binary tasks: the evaluation then reports the cost of the
+        decisions at ``threshold`` (see ``cost_summary``).
 
     Example
     -------
@@ -254,7 +315,9 @@ def evaluate_predictions(
         )
         for m in metrics
     ]
-    confusion = residuals = None
+    confusion = residuals = cost = None
+    if task == "binary" and costs is not None:
+        cost = cost_summary(y, pred[:, 1] >= cut, costs[0], costs[1])
     if task == "regression":
         residuals = residual_summary(y, pred)
     else:
@@ -275,4 +338,5 @@ def evaluate_predictions(
         threshold=cut if task == "binary" else None,
         confusion=confusion,
         residuals=residuals,
+        cost=cost,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlwright.evaluation.calibration import Calibration, apply_temperature
 from mlwright.evaluation.leaderboard import Leaderboard
 from mlwright.features.encoder import FeatureEncoder
 from mlwright.models.base import Matrix, TaskName
@@ -20,10 +21,11 @@ __all__ = ["TabularPredictor"]
 
 @dataclass
 class TabularPredictor:
-    """A weighted mean of bagged candidates.
+    """A weighted mean of bagged candidates, with classifier probabilities calibrated.
 
     ``oof`` holds the ensemble's out-of-fold predictions on the training rows (kept in memory only;
-    the evaluation built from it is saved instead).
+    the evaluation built from it is saved instead). ``calibration`` holds the temperature applied
+    to the averaged probabilities (classifiers only).
     """
 
     task: TaskName
@@ -31,6 +33,7 @@ class TabularPredictor:
     members: list[tuple[BaggedCandidate, float]]
     leaderboard: Leaderboard
     oof: np.ndarray | None = None
+    calibration: Calibration | None = None
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` or values ``(n,)`` for a conformed feature frame."""
@@ -41,6 +44,8 @@ class TabularPredictor:
             total = pred if total is None else total + pred
         if total is None:
             raise RuntimeError("predictor has no members")
+        if self.calibration is not None:
+            total = apply_temperature(total, self.calibration.temperature)
         return total
 
     @property
@@ -55,6 +60,7 @@ class TabularPredictor:
         return {
             "members": [{"name": c.name, "weight": w} for c, w in self.members],
             "leaderboard": self.leaderboard.to_dict(),
+            "calibration": None if self.calibration is None else asdict(self.calibration),
         }
 
     @classmethod
@@ -67,7 +73,14 @@ class TabularPredictor:
             for m in description["members"]
         ]
         _share_encoders([c for c, _ in members])
-        return cls(task, n_classes, members, Leaderboard.from_dict(description["leaderboard"]))
+        calibration = description.get("calibration")
+        return cls(
+            task,
+            n_classes,
+            members,
+            Leaderboard.from_dict(description["leaderboard"]),
+            calibration=None if calibration is None else Calibration(**calibration),
+        )
 
     def describe(self) -> str:
         """One line naming the members and weights."""

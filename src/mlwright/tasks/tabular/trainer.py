@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ from rich.progress import Progress, TaskID
 
 from mlwright.data.schema import Schema
 from mlwright.errors import BudgetExceeded
+from mlwright.evaluation.calibration import apply_temperature, fit_temperature
 from mlwright.evaluation.cv import holdout_split, make_folds
 from mlwright.evaluation.leaderboard import Leaderboard, LeaderboardRow
 from mlwright.evaluation.metrics import Metric
@@ -21,14 +21,31 @@ from mlwright.models.base import Learner, Matrix, TaskName
 from mlwright.models.catalog import CATALOG
 from mlwright.models.ensemble import select_ensemble
 from mlwright.search.budget import TimeBudget
-from mlwright.search.space import sample
+from mlwright.search.strategy import Family, PortfolioSearch
 from mlwright.tasks.tabular.candidate import BaggedCandidate
 from mlwright.tasks.tabular.predictor import TabularPredictor
 
-__all__ = ["TabularTrainer"]
+__all__ = ["PRESETS", "PresetPlan", "TabularTrainer"]
 
 _ES_FRACTION = 0.1  # share of a training fold held out for early stopping
 _SAFETY = 1.25  # factor on fit-time estimates before starting a candidate
+
+
+@dataclass(frozen=True)
+class PresetPlan:
+    """What a preset means for the search."""
+
+    folds: int
+    portfolio_depth: int | None
+    refine: bool
+    description: str
+
+
+PRESETS: dict[str, PresetPlan] = {
+    "fast": PresetPlan(3, 1, False, "a good model soon: one default per learner, 3 folds"),
+    "balanced": PresetPlan(5, None, True, "portfolio, then Bayesian tuning; 5 folds"),
+    "best": PresetPlan(8, None, True, "the most accurate model the time allows; 8 folds"),
+}
 
 
 @dataclass
@@ -51,6 +68,11 @@ class TabularTrainer:
         Cross-validation folds and the seed every random choice derives from.
     max_trials:
         Stop after this many candidates even when time is left (None: only time limits).
+    preset:
+        "fast", "balanced" or "best" (see ``PRESETS``); ``folds`` overrides its fold count.
+    deterministic:
+        Count the budget in estimated work instead of wall-clock time and never stop a learner
+        at a deadline, so that the same data and seed give the same model on any machine.
     n_jobs:
         Threads for each learner.
     """
@@ -58,10 +80,12 @@ class TabularTrainer:
     task: TaskName
     n_classes: int
     metric: Metric
-    folds: int = 5
+    folds: int | None = None
     seed: int = 0
     max_trials: int | None = None
     n_jobs: int = 2
+    preset: str = "balanced"
+    deterministic: bool = False
     skipped_: list[str] = field(default_factory=list)
 
     def fit(
@@ -73,30 +97,60 @@ class TabularTrainer:
         progress: Progress | None = None,
     ) -> TabularPredictor:
         """Train and return the ensemble of the best candidates found within ``budget``."""
-        splits = make_folds(y, self.task, self.folds, self.seed)
+        plan = PRESETS[self.preset]
+        splits = make_folds(y, self.task, self.folds or plan.folds, self.seed)
         cache: dict[tuple[EncoderKind, int], _FoldData] = {}
         reserve = min(0.08 * budget.time_limit, 5.0) + 0.002 * len(y) ** 0.5
         leaderboard = Leaderboard(self.metric.name, self.metric.greater_is_better, [])
         candidates: list[BaggedCandidate] = []
         fit_costs: dict[str, list[float]] = {}
+        work_done = 0.0  # deterministic mode: estimated seconds, independent of the clock
+        search = PortfolioSearch(
+            [
+                Family(name, cls.priority, cls.portfolio(self.task), cls.search_space(self.task))
+                for name, cls in CATALOG.items()
+            ],
+            seed=self.seed,
+            portfolio_depth=plan.portfolio_depth,
+            refine=plan.refine,
+        )
         task_id = progress.add_task("training", total=100) if progress else None
-        for trial, (learner_name, params) in enumerate(self._plan()):
-            if self.max_trials is not None and trial >= self.max_trials:
+        n_fit = int(len(y) * (1 - 1 / len(splits)))
+        for n_trial, trial in enumerate(search.trials()):
+            if self.max_trials is not None and n_trial >= self.max_trials:
                 break
-            if budget.remaining() - reserve <= 0:
-                break
-            estimate = _SAFETY * float(np.median(fit_costs.get(learner_name, [0.0])))
-            if candidates and not budget.fits(estimate, reserve):
-                self.skipped_.append(f"{learner_name} {params}: needs ~{estimate:.0f}s")
-                continue
-            name = f"{learner_name}_{sum(c.learner == learner_name for c in candidates) + 1}"
-            self._report(progress, task_id, budget, f"{name}", candidates)
-            cand = self._fit_candidate(
-                name, learner_name, params, X, y, schema, splits, cache, budget, reserve
+            cls = CATALOG[trial.family]
+            estimate = (
+                len(splits)
+                * cls.estimate_cost(
+                    self.task, n_fit, X.shape[1], max(1, self.n_classes), trial.params
+                )[0]
             )
-            if cand is None:
+            if self.deterministic:
+                if candidates and work_done + estimate > budget.time_limit - reserve:
+                    break
+                work_done += estimate
+            else:
+                if budget.remaining() - reserve <= 0:
+                    break
+                measured = fit_costs.get(trial.family)
+                if measured:
+                    estimate = _SAFETY * float(np.median(measured))
+                if candidates and not budget.fits(estimate, reserve):
+                    self.skipped_.append(f"{trial.family} {trial.params}: needs ~{estimate:.0f}s")
+                    search.tell(trial, float("inf"))
+                    continue
+            count = sum(c.learner == trial.family for c in candidates) + 1
+            name = f"{trial.family}_{count}"
+            self._report(progress, task_id, budget, name, candidates, work_done)
+            cand = self._fit_candidate(
+                name, trial.family, trial.params, X, y, schema, splits, cache, budget, reserve
+            )
+            if cand is None or cand.oof_ is None:
+                search.tell(trial, float("inf"))
                 continue
-            fit_costs.setdefault(learner_name, []).append(cand.fit_time_)
+            search.tell(trial, self.metric.loss(y, cand.oof_))
+            fit_costs.setdefault(trial.family, []).append(cand.fit_time_)
             candidates.append(cand)
             leaderboard.add(
                 LeaderboardRow(
@@ -106,6 +160,7 @@ class TabularTrainer:
                     fit_time=cand.fit_time_,
                     predict_time_per_1k=cand.predict_time_per_1k_,
                     params=cand.params,
+                    note="default" if trial.source == "portfolio" else "tuned",
                 )
             )
         if not candidates:
@@ -114,24 +169,8 @@ class TabularTrainer:
                 "Raise the time limit (--time-limit) or train on fewer rows."
             )
         predictor = self._ensemble(candidates, y, leaderboard)
-        self._report(progress, task_id, budget, "done", candidates, done=True)
+        self._report(progress, task_id, budget, "done", candidates, work_done, done=True)
         return predictor
-
-    # -- planning ------------------------------------------------------------------------------
-    def _plan(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Portfolio configurations interleaved across learners, then seeded random ones."""
-        portfolios = {name: cls.portfolio(self.task) for name, cls in CATALOG.items()}
-        depth = max(len(p) for p in portfolios.values())
-        for i in range(depth):
-            for name, configs in portfolios.items():
-                if i < len(configs):
-                    yield name, configs[i]
-        rng = np.random.default_rng(self.seed)
-        names = list(CATALOG)
-        weights = np.array([CATALOG[n].priority for n in names], dtype=float)
-        while True:
-            name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-            yield name, sample(CATALOG[name].search_space(self.task), rng)
 
     # -- one candidate ---------------------------------------------------------------------------
     def _fit_candidate(
@@ -154,7 +193,10 @@ class TabularTrainer:
         start = time.monotonic()
         predict_time = 0.0
         for i, (train_idx, val_idx) in enumerate(splits):
-            fold_deadline = time.monotonic() + (budget.remaining() - reserve) / (len(splits) - i)
+            fold_deadline = None
+            if not self.deterministic:
+                share = (budget.remaining() - reserve) / (len(splits) - i)
+                fold_deadline = time.monotonic() + share
             data = self._fold_data(cls.input_kind, i, X, schema, train_idx, val_idx, cache)
             learner: Learner = cls(self.task, self.n_classes, params, self.seed + i, self.n_jobs)
             fit_idx, es_idx = holdout_split(
@@ -174,7 +216,8 @@ class TabularTrainer:
             predict_time += (time.perf_counter() - t0) / max(1, len(val_idx)) * 1e6
             predict_time += data.encode_ms_per_1k
             cand.folds.append((data.encoder, learner))
-            if budget.remaining() <= reserve / 2 and i < len(splits) - 1:
+            late = budget.remaining() <= reserve / 2
+            if not self.deterministic and late and i < len(splits) - 1:
                 # a fold overran its share: give up this candidate to keep the time limit
                 self.skipped_.append(f"{name}: abandoned after {i + 1} fold(s), out of time")
                 return None
@@ -214,6 +257,12 @@ class TabularTrainer:
         members = [(c, w) for c, w in zip(candidates, weights, strict=True) if w > 0]
         oof = sum(w * c.oof_ for c, w in members if c.oof_ is not None)
         assert isinstance(oof, np.ndarray)
+        calibration = None
+        if self.task != "regression":
+            # averaging folds and members blurs probabilities: one temperature, fitted on the
+            # out-of-fold rows, restores them without changing any ranking
+            calibration = fit_temperature(y, oof)
+            oof = apply_temperature(oof, calibration.temperature)
         if len(members) > 1:
             leaderboard.add(
                 LeaderboardRow(
@@ -226,12 +275,18 @@ class TabularTrainer:
                     note="weighted mean of " + ", ".join(c.name for c, _ in members),
                 )
             )
+        oof_by_name = {c.name: c.oof_ for c in candidates if c.oof_ is not None}
+        oof_by_name["ensemble"] = oof
+        leaderboard.mark_significance(
+            y, oof_by_name, self.metric, seed=self.seed, n_boot=300, max_sample_rows=5000
+        )
         return TabularPredictor(
             task=self.task,
             n_classes=self.n_classes,
             members=members,
             leaderboard=leaderboard,
             oof=oof,
+            calibration=calibration,
         )
 
     @staticmethod
@@ -241,6 +296,7 @@ class TabularTrainer:
         budget: TimeBudget,
         current: str,
         candidates: list[BaggedCandidate],
+        work_done: float,
         done: bool = False,
     ) -> None:
         if progress is None or task_id is None:
@@ -248,7 +304,8 @@ class TabularTrainer:
         best = ""
         if candidates:
             best = f" · {len(candidates)} fitted"
-        share = 100.0 if done else min(99.0, 100 * budget.elapsed() / budget.time_limit)
+        used = max(budget.elapsed(), work_done)
+        share = 100.0 if done else min(99.0, 100 * used / budget.time_limit)
         progress.update(task_id, completed=share, description=f"training {current}{best}")
 
 
