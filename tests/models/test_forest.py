@@ -92,11 +92,31 @@ def test_learner_matches_sklearn_forest_grown_in_one_go(cls: Any) -> None:
     X, y = _data()
     learner = cls("multiclass", 3, {"n_estimators": 120, "max_features": 0.5}, seed=7).fit(X, y)
     sk_cls = RandomForestClassifier if cls is RandomForestLearner else ExtraTreesClassifier
-    forest = sk_cls(n_estimators=120, max_features=0.5, max_leaf_nodes=4096, random_state=7).fit(
-        X.astype(np.float32), y
-    )
+    forest = sk_cls(
+        n_estimators=120,
+        max_features=0.5,
+        max_leaf_nodes=4096,
+        bootstrap=True,
+        oob_score=True,
+        random_state=7,
+    ).fit(X.astype(np.float32), y)
     np.testing.assert_allclose(learner.predict(X), forest.predict_proba(X), rtol=0, atol=1e-12)
     assert learner.fitted_params()["n_estimators"] == 120
+    # out-of-bag predictions are scikit-learn's, computed once after the last batch
+    np.testing.assert_allclose(learner.oob_predictions(), forest.oob_decision_function_)
+
+
+@pytest.mark.parametrize("cls", LEARNERS)
+def test_out_of_bag_predictions_are_honest(cls: Any) -> None:
+    """On pure noise, out-of-bag accuracy is chance, while accuracy on the bag is not."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, 5))
+    y = rng.integers(0, 2, 600)
+    learner = cls("binary", 2, {"n_estimators": 100}, seed=1).fit(X, y)
+    oob = learner.oob_predictions()
+    assert oob.shape == (600, 2) and np.isfinite(oob).all()
+    assert abs((oob.argmax(axis=1) == y).mean() - 0.5) < 0.08
+    assert (learner.predict(X).argmax(axis=1) == y).mean() > 0.9
 
 
 @pytest.mark.parametrize("cls", LEARNERS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -26,7 +27,7 @@ _BATCH = 50  # trees grown between deadline checks
 _N_ESTIMATORS = 300
 # leaves per tree: bounds a 300-tree forest to ~60 MB saved whatever the number of rows
 _MAX_LEAF_NODES = 4096
-_SKLEARN_PARAMS = ("max_features", "min_samples_leaf", "max_leaf_nodes", "bootstrap")
+_SKLEARN_PARAMS = ("max_features", "min_samples_leaf", "max_leaf_nodes")
 _NODE_BYTES = 17  # saved bytes per node besides leaf values (see tree_arrays)
 _SKLEARN_NODE_BYTES = 64  # scikit-learn's in-memory node struct
 
@@ -38,12 +39,16 @@ class _ForestLearner(Learner):
     batches; scikit-learn seeds the trees of a warm start as it would in one go, so the forest
     is the same for a seed however it was batched. After fitting, the trees are exported to
     arrays and scikit-learn's objects dropped: the arrays alone predict, before and after save.
+
+    Every tree sees a bootstrap sample, so each row is out of the bag of about a third of the
+    trees: their mean is an honest out-of-sample prediction for it (``oob_predictions``), and
+    the trainer fits one forest on all rows instead of one per fold.
     """
 
     input_kind = "tree"
+    out_of_bag = True
     _classifier: ClassVar[type[RandomForestClassifier | ExtraTreesClassifier]]
     _regressor: ClassVar[type[RandomForestRegressor | ExtraTreesRegressor]]
-    _bootstrap: ClassVar[bool]
     # core-seconds per (sample x log2(samples) x features tried) to grow one tree
     _cost_per_unit: ClassVar[float]
 
@@ -93,6 +98,7 @@ class _ForestLearner(Learner):
             y = np.log1p(y)
         forest = self._make_forest()
         self._grow(forest, X32, y, deadline)
+        self.oob_ = self._out_of_bag(forest, X32, y)
         if self.task == "regression":
             self.trees_ = export_trees([e.tree_ for e in forest.estimators_], 1)
         else:
@@ -102,10 +108,29 @@ class _ForestLearner(Learner):
             )
         return self
 
+    def _out_of_bag(self, forest: Any, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Out-of-bag predictions of the grown forest, NaN for rows in every tree's bag."""
+        # asking for the OOB score with no new trees computes it once, without refitting
+        forest.set_params(oob_score=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no new trees", "some inputs have no OOB score"
+            forest.fit(X, y)
+        if self.task == "regression":
+            raw = np.asarray(forest.oob_prediction_, dtype=np.float64).reshape(len(X))
+            return np.expm1(raw) if self.log_target_ else raw
+        raw = np.asarray(forest.oob_decision_function_, dtype=np.float64)
+        out = np.zeros((len(X), self.n_classes))
+        out[:, np.asarray(forest.classes_, dtype=np.int64)] = raw
+        out[~np.isfinite(raw).all(axis=1) | (raw.sum(axis=1) == 0)] = np.nan
+        return out
+
+    def oob_predictions(self) -> np.ndarray:
+        return self.oob_
+
     def _make_forest(self) -> Any:
         kwargs: dict[str, Any] = {
             "max_leaf_nodes": _MAX_LEAF_NODES,
-            "bootstrap": self._bootstrap,
+            "bootstrap": True,
             "n_estimators": 0,
             "warm_start": True,
             "n_jobs": self.n_jobs,
@@ -176,7 +201,7 @@ class _ForestLearner(Learner):
         f = max(1, n_features)
         trees = max(1, int(params.get("n_estimators", _N_ESTIMATORS)))
         tried = _features_tried(params.get("max_features", cls._default_max_features(task)), f)
-        samples = 0.632 * n if cls._bootstrap else float(n)
+        samples = 0.632 * n  # distinct rows in a bootstrap sample
         # plus a fixed cost per tree (building and exporting it), measured on small data
         seconds = 0.1 + trees * (8e-4 + cls._cost_per_unit * n * math.log2(n) * tried / 2)
         leaves = min(
@@ -199,23 +224,18 @@ class RandomForestLearner(_ForestLearner):
     priority = 40
     _classifier = RandomForestClassifier
     _regressor = RandomForestRegressor
-    _bootstrap = True
     _cost_per_unit = 1.5e-7
 
 
 class ExtraTreesLearner(_ForestLearner):
-    """Trees on all rows with random split points, best of a random subset of features."""
+    """Trees with random split points, best of a random subset of features; each tree on a
+    bootstrap sample (unlike scikit-learn's default) for out-of-bag estimates."""
 
     name = "extra_trees"
     priority = 45
     _classifier = ExtraTreesClassifier
     _regressor = ExtraTreesRegressor
-    _bootstrap = False
     _cost_per_unit = 2e-8
-
-    @classmethod
-    def search_space(cls, task: TaskName) -> SearchSpace:
-        return {**super().search_space(task), "bootstrap": Categorical((False, True))}
 
 
 def _dense_f32(X: Matrix) -> np.ndarray:

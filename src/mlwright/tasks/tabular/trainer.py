@@ -120,10 +120,11 @@ class TabularTrainer:
             if self.max_trials is not None and n_trial >= self.max_trials:
                 break
             cls = CATALOG[trial.family]
+            fits, rows = (1, len(y)) if cls.out_of_bag else (len(splits), n_fit)
             estimate = (
-                len(splits)
+                fits
                 * cls.estimate_cost(
-                    self.task, n_fit, X.shape[1], max(1, self.n_classes), trial.params
+                    self.task, rows, X.shape[1], max(1, self.n_classes), trial.params
                 )[0]
             )
             if self.deterministic:
@@ -187,6 +188,10 @@ class TabularTrainer:
         reserve: float,
     ) -> BaggedCandidate | None:
         cls = CATALOG[learner_name]
+        if cls.out_of_bag:
+            return self._fit_out_of_bag(
+                name, learner_name, params, X, y, schema, cache, budget, reserve
+            )
         shape = (len(y), self.n_classes) if self.task != "regression" else (len(y),)
         oof = np.zeros(shape)
         cand = BaggedCandidate(name, learner_name, params)
@@ -226,6 +231,54 @@ class TabularTrainer:
         cand.score_ = self.metric.score(y, oof)
         cand.fit_time_ = time.monotonic() - start
         cand.predict_time_per_1k_ = predict_time
+        return cand
+
+    def _fit_out_of_bag(
+        self,
+        name: str,
+        learner_name: str,
+        params: dict[str, Any],
+        X: pd.DataFrame,
+        y: np.ndarray,
+        schema: Schema,
+        cache: dict[tuple[EncoderKind, int], _FoldData],
+        budget: TimeBudget,
+        reserve: float,
+    ) -> BaggedCandidate:
+        """One fit on all rows; its out-of-bag predictions stand in for out-of-fold ones.
+
+        The encoder of tree learners learns no statistic of the target, so fitting it on all
+        rows leaks nothing into the out-of-bag estimate.
+        """
+        cls = CATALOG[learner_name]
+        start = time.monotonic()
+        everything = np.arange(len(y))
+        data = self._fold_data(cls.input_kind, -1, X, schema, everything, everything[:0], cache)
+        learner: Learner = cls(self.task, self.n_classes, params, self.seed, self.n_jobs)
+        deadline = None if self.deterministic else budget.deadline - reserve
+        learner.fit(
+            data.X_train, y, categorical=data.encoder.categorical_indices_, deadline=deadline
+        )
+        oof = learner.oob_predictions()
+        missing = ~np.isfinite(oof).all(axis=1) if oof.ndim == 2 else ~np.isfinite(oof)
+        if missing.any():
+            # rows in every tree's bag (only when the deadline cut the forest short): the prior
+            prior = (
+                np.bincount(y.astype(np.int64), minlength=self.n_classes) / len(y)
+                if self.task != "regression"
+                else float(np.mean(y))
+            )
+            oof[missing] = prior
+        cand = BaggedCandidate(name, learner_name, params)
+        cand.folds = [(data.encoder, learner)]
+        sample = X.iloc[: min(len(X), 1000)]
+        t0 = time.perf_counter()
+        cand.predict(sample)
+        cand.predict_time_per_1k_ = (time.perf_counter() - t0) / len(sample) * 1e6
+        cand.params = {**params, **_shared_fitted(cand)}
+        cand.oof_ = oof
+        cand.score_ = self.metric.score(y, oof)
+        cand.fit_time_ = time.monotonic() - start
         return cand
 
     def _fold_data(
