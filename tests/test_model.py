@@ -294,3 +294,36 @@ def test_compact_meets_a_latency_limit_and_reports_the_trade_off(tmp_path: Path,
     # an impossible limit: the fastest option, and the report says so
     tiny = model.compact(train_df, max_latency_ms=1e-6).compaction_
     assert tiny is not None and "no option meets" in tiny.reason
+
+
+def _flipped(n: int = 600) -> pd.DataFrame:
+    """Half the rows follow y = (x > 0), the other half the opposite, with weight 0."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=n)
+    clean = np.arange(n) % 2 == 0
+    y = np.where(clean, x > 0, x <= 0).astype(int)
+    return pd.DataFrame({"x": x, "z": rng.normal(size=n), "w": clean.astype(float), "y": y})
+
+
+def test_row_weights_decide_what_is_learned():
+    df = _flipped()
+    test = _flipped().query("w == 1").drop(columns=["w"])
+    weighted = mlwright.train(df, target="y", weight="w", settings=FAST)
+    assert weighted.info_["weighted"] and "w" not in weighted.schema_.feature_names
+    assert weighted.evaluate(test, n_boot=50)["roc_auc"].value > 0.95
+    # without the weights the two halves cancel out
+    plain = mlwright.train(df.drop(columns=["w"]), target="y", settings=FAST)
+    assert plain.evaluate(test, n_boot=50)["roc_auc"].value < 0.8
+    assert "knn" not in {r.learner for r in weighted.leaderboard.rows}  # cannot take weights
+
+
+def test_balanced_class_weight_lifts_the_rare_class():
+    rng = np.random.default_rng(6)
+    n = 1000
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["y"] = np.where(df["a"] + rng.normal(0, 1, n) > 1.8, "rare", "common")
+    plain = mlwright.train(df, target="y", settings=FAST)
+    balanced = mlwright.train(df, target="y", class_weight="balanced", settings=FAST)
+    share = (df["y"] == "rare").mean()
+    assert plain.predict_proba(df)["rare"].mean() == pytest.approx(share, abs=0.05)
+    assert balanced.predict_proba(df)["rare"].mean() > 2 * share

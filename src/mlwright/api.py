@@ -70,6 +70,8 @@ def train(
     deterministic: bool | None = None,
     costs: dict[str, float] | None = None,
     max_latency_ms: float | None = None,
+    weight: str | None = None,
+    class_weight: str | None = None,
     query: str | None = None,
     settings: Settings | None = None,
 ) -> Model:
@@ -99,6 +101,12 @@ def train(
     max_latency_ms:
         Milliseconds to score one row: the trained ensemble is compacted to meet it (see
         ``Model.compact``).
+    weight:
+        A column holding each row's weight; learners fit and candidates are ranked on the
+        weighted rows. Rows with a missing or negative weight are set aside, with the reason.
+    class_weight:
+        "balanced" makes a rare class count as much as a common one (multiplied into
+        ``weight`` when both are given).
 
     Returns
     -------
@@ -110,8 +118,9 @@ def train(
     """
     settings = resolve_settings(
         settings,
-        data={"target": target, "query": query},
+        data={"target": target, "query": query, "weight": weight},
         training={
+            "class_weight": class_weight,
             "time_limit": time_limit,
             "task": task,
             "metric": metric,

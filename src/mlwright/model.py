@@ -86,8 +86,15 @@ class Model:
         """Infer the schema, set bad rows aside, train within the time limit; returns self."""
         cfg = self.settings.training
         budget = budget or TimeBudget(cfg.time_limit)
-        schema = infer_schema(df, target)
-        conformed = conform(df, schema, require_target=True)
+        weight = self.settings.data.weight
+        if weight is not None and weight == target:
+            raise ConfigError(
+                f"'{weight}' is both the target and the weight column; "
+                "choose a different weight column or none."
+            )
+        features_only = df.drop(columns=[weight]) if weight in df.columns else df
+        schema = infer_schema(features_only, target)
+        conformed = conform(df, schema, require_target=True, weight=weight)
         if conformed.target is None or len(conformed.target) < 2:
             raise DataError(
                 f"only {0 if conformed.target is None else len(conformed.target)} usable row(s) "
@@ -96,6 +103,7 @@ class Model:
             )
         task = cfg.task or detect_task(conformed.target)
         y, classes = _encode_target(conformed.target, task, target)
+        sample_weight = _row_weights(conformed.weight, y, task, cfg.class_weight)
         metric = get_metric(cfg.metric or default_metric(task), task)
         self.profile_ = profile_data(df, target, schema=schema, seed=cfg.seed)
         trainer = TabularTrainer(
@@ -110,7 +118,9 @@ class Model:
             n_jobs=max(1, os.cpu_count() or 1),
         )
         with progress_bar(self.settings.progress) as progress:
-            predictor = trainer.fit(conformed.features, y, schema, budget, progress)
+            predictor = trainer.fit(
+                conformed.features, y, schema, budget, progress, sample_weight=sample_weight
+            )
         self.schema_ = schema
         self.task_ = task
         self.classes_ = classes
@@ -139,6 +149,7 @@ class Model:
             "rows_rejected": int(len(conformed.rejects)),
             "data_fingerprint": fingerprint(df),
             "seed": cfg.seed,
+            "weighted": sample_weight is not None,
             "time_limit": budget.time_limit,
             "fit_seconds": round(budget.elapsed(), 3),
             "skipped": trainer.skipped_,
@@ -401,6 +412,26 @@ class Model:
             f"Model(task={self.task_!r}, target={self.info_['target']!r}, "
             f"metric={self.metric_!r}, members={self.predictor_.member_names})"
         )
+
+
+def _row_weights(
+    column: np.ndarray | None, y: np.ndarray, task: str, class_weight: str
+) -> np.ndarray | None:
+    """Row weights from the weight column and/or balanced classes, scaled to mean 1."""
+    weights = None if column is None else column.astype(float)
+    if class_weight == "balanced" and task != "regression":
+        counts = np.bincount(y.astype(np.int64))
+        per_class = len(y) / (len(counts) * np.maximum(counts, 1))
+        weights = per_class[y.astype(np.int64)] * (1.0 if weights is None else weights)
+    if weights is None:
+        return None
+    if not weights.sum() > 0:
+        raise DataError(
+            "every usable row has weight 0; expected some positive weights. "
+            "Check the weight column."
+        )
+    scaled: np.ndarray = weights / weights.mean()
+    return scaled
 
 
 def _encode_target(target: pd.Series, task: str, name: str) -> tuple[np.ndarray, list[Any] | None]:

@@ -42,6 +42,9 @@ class DataSettings(_Section):
     source: str | None = None
     query: str | None = None
     target: str | None = None
+    weight: str | None = Field(
+        None, description="column holding each row's weight (a non-negative number)"
+    )
     sql_timeout: float = Field(300.0, gt=0, description="statement timeout for SQL sources, s")
     chunk_size: int = Field(50_000, gt=0, description="rows read per chunk")
 
@@ -56,6 +59,11 @@ class TrainingSettings(_Section):
     preset: Preset = "balanced"
     folds: int | None = Field(None, ge=2, le=20, description="default: by preset")
     max_trials: int | None = Field(None, ge=1, description="stop after this many candidates")
+    class_weight: Literal["none", "balanced"] = Field(
+        "none",
+        description="'balanced' weighs each class by the inverse of its frequency, so that a "
+        "rare class counts as much as a common one",
+    )
     deterministic: bool = Field(
         False,
         description="plan the search in work units instead of wall-clock seconds, so the same "
@@ -188,6 +196,8 @@ source = {source}
 query = {query}
 # The column to predict.
 target = {target}
+# A column holding each row's weight (e.g. exposure, or recency), or "" for equal weights.
+weight = ""
 # Seconds a SQL query may run before it is stopped.
 sql_timeout = 300
 
@@ -201,8 +211,14 @@ metric = {metric}
 time_limit = 60
 # Same seed, same data, same candidates: same model.
 seed = 0
-# Cross-validation folds.
+# "fast" (a good model soon), "balanced" or "best" (the most accurate model the time allows).
+preset = "balanced"
+# Cross-validation folds (default: by preset).
 folds = 5
+# "balanced" makes a rare class count as much as a common one; "none" keeps the data's mix.
+class_weight = "none"
+# Plan the search in work units instead of seconds: the same data and seed give the same model.
+deterministic = false
 
 # The cost of each kind of mistake (binary tasks). The decision threshold minimises total cost.
 # Uncomment and fill in with the business, e.g. a missed churner costs 5x a needless offer:
@@ -211,7 +227,7 @@ folds = 5
 # fn = 5.0   # cost of a missed case
 
 [constraints]
-# Maximum serving latency per row in milliseconds (used by later releases to compact models).
+# Milliseconds to score one row: the trained ensemble is compacted to meet it.
 # max_latency_ms = 10
 # Columns that are sensitive: results are reported per group of each (e.g. ["gender"]).
 sensitive_columns = []

@@ -126,3 +126,16 @@ def test_bad_boolean_and_date_values_are_rejected() -> None:
     assert out.row_positions.tolist() == [0]
     assert out.rejects["_reason"].str.contains("'member': 'maybe' is not a yes/no").iloc[0]
     assert "'seen': 'someday' is not a date" in out.rejects["_reason"].iloc[1]
+
+
+def test_weight_column_is_read_and_bad_weights_set_aside() -> None:
+    raw = _raw().assign(w=["2", "1", "-1", "3", "x"])
+    out = conform(raw, SCHEMA, require_target=True, weight="w")
+    # rows 0 and 2 were usable; row 2's weight is negative, so only row 0 stays
+    assert out.row_positions.tolist() == [0]
+    assert out.weight is not None and out.weight.tolist() == [2.0]
+    reasons = dict(zip(out.rejects["_row"], out.rejects["_reason"], strict=True))
+    assert reasons[2] == "weight 'w': '-1' is not a non-negative number"
+    assert "weight 'w'" in reasons[4] and "column 'age'" in reasons[4]
+    with pytest.raises(DataError, match="weight column 'mass' not found"):
+        conform(raw, SCHEMA, weight="mass")

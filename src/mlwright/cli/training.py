@@ -55,6 +55,10 @@ def train_cmd(
     max_latency_ms: float = typer.Option(
         None, "--max-latency-ms", help="Milliseconds to score one row; compacts the model to fit."
     ),
+    weight: str = typer.Option(None, "--weight", help="Column holding each row's weight."),
+    class_weight: str = typer.Option(
+        None, "--class-weight", help="'balanced': a rare class counts as much as a common one."
+    ),
     project: Path = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -72,8 +76,9 @@ def train_cmd(
         }
     settings = resolve_settings(
         project_file=project,
-        data={"source": data, "query": query, "target": target},
+        data={"source": data, "query": query, "target": target, "weight": weight},
         training={
+            "class_weight": class_weight,
             "time_limit": time_limit,
             "task": task,
             "metric": metric,

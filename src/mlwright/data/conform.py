@@ -38,6 +38,7 @@ class Conformed:
     rejects: pd.DataFrame
     row_positions: np.ndarray
     warnings: list[str] = field(default_factory=list)
+    weight: np.ndarray | None = None
 
 
 @dataclass
@@ -178,7 +179,13 @@ def conform_target(s: pd.Series, schema_col: ColumnSchema) -> pd.Series:
     return _finish_target(values)
 
 
-def conform(df: pd.DataFrame, schema: Schema, *, require_target: bool = False) -> Conformed:
+def conform(
+    df: pd.DataFrame,
+    schema: Schema,
+    *,
+    require_target: bool = False,
+    weight: str | None = None,
+) -> Conformed:
     """Convert ``df`` to the typed frame ``schema`` describes, setting aside rows that cannot be.
 
     Parameters
@@ -190,6 +197,9 @@ def conform(df: pd.DataFrame, schema: Schema, *, require_target: bool = False) -
     require_target:
         When True (training, evaluation), the target column must be present and rows whose
         target is missing or not finite are set aside.
+    weight:
+        A column of row weights: it must be present, rows whose weight is missing, negative
+        or not a number are set aside, and ``Conformed.weight`` holds the rest.
 
     Example:
         >>> conformed = conform(raw, schema)
@@ -205,7 +215,7 @@ def conform(df: pd.DataFrame, schema: Schema, *, require_target: bool = False) -
             "Add them (values may be blank) or score with data that has the training columns."
         )
     notes: list[str] = []
-    known = {c.name for c in schema.columns}
+    known = {c.name for c in schema.columns} | ({weight} if weight else set())
     extra = [n for n in names if n not in known]
     if extra:
         shown = extra if len(extra) <= 10 else [*extra[:10], "..."]
@@ -245,6 +255,19 @@ def conform(df: pd.DataFrame, schema: Schema, *, require_target: bool = False) -
             f"Data for training or evaluation needs the '{schema.target}' column."
         )
 
+    weights: np.ndarray | None = None
+    if weight is not None:
+        if weight not in position:
+            raise DataError(
+                f"weight column '{weight}' not found; columns are {names[:30]}. "
+                "Name a column holding a non-negative number per row, or drop the weight setting."
+            )
+        raw_weight = df.iloc[:, position[weight]]
+        weights = pd.to_numeric(raw_weight, errors="coerce").to_numpy(dtype=float)
+        for row in np.flatnonzero(~np.isfinite(weights) | (weights < 0)):
+            value = _describe(raw_weight.iloc[row], "is not a non-negative number")
+            reasons[int(row)].append(f"weight '{weight}': {value}")
+
     bad = np.zeros(n, dtype=bool)
     bad[list(reasons)] = True
     keep = np.flatnonzero(~bad)
@@ -267,7 +290,8 @@ def conform(df: pd.DataFrame, schema: Schema, *, require_target: bool = False) -
         notes.append(
             f"set aside {int(bad.sum())} of {n} row(s) that could not be used; see rejects."
         )
-    return Conformed(features, target, rejects, keep.astype(np.int64), notes)
+    kept_weights = None if weights is None else weights[keep]
+    return Conformed(features, target, rejects, keep.astype(np.int64), notes, kept_weights)
 
 
 def _marker_sentence(markers: dict[str, dict[str, int]]) -> str:

@@ -43,9 +43,9 @@ def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
     return out
 
 
-def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+def _log_loss(y: np.ndarray, proba: np.ndarray, weight: np.ndarray | None = None) -> float:
     picked = np.clip(proba[np.arange(len(y)), y], _EPS, 1.0)
-    return float(-np.mean(np.log(picked)))
+    return float(-np.average(np.log(picked), weights=weight))
 
 
 def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = _BINS) -> float:
@@ -71,7 +71,9 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = _BI
     return float(gap)
 
 
-def fit_temperature(y: np.ndarray, proba: np.ndarray) -> Calibration:
+def fit_temperature(
+    y: np.ndarray, proba: np.ndarray, sample_weight: np.ndarray | None = None
+) -> Calibration:
     """The temperature in [0.2, 5] that minimises log loss of ``proba`` on ``y``.
 
     The bounds keep a correction that out-of-fold rows support; beyond them a model is better
@@ -83,6 +85,8 @@ def fit_temperature(y: np.ndarray, proba: np.ndarray) -> Calibration:
         Class indices 0..k-1.
     proba:
         Out-of-fold probabilities (n, k).
+    sample_weight:
+        Row weights for the log loss, when the training rows are weighted.
 
     Returns
     -------
@@ -102,9 +106,9 @@ def fit_temperature(y: np.ndarray, proba: np.ndarray) -> Calibration:
     """
     y = np.asarray(y, dtype=np.int64)
     proba = np.asarray(proba, dtype=float)
-    before = _log_loss(y, proba)
+    before = _log_loss(y, proba, sample_weight)
     result = minimize_scalar(
-        lambda log_t: _log_loss(y, apply_temperature(proba, float(np.exp(log_t)))),
+        lambda log_t: _log_loss(y, apply_temperature(proba, float(np.exp(log_t))), sample_weight),
         bounds=(np.log(_LOWEST), np.log(_HIGHEST)),
         method="bounded",
         options={"xatol": 1e-3},

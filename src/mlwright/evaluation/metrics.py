@@ -49,16 +49,34 @@ class Metric:
     tasks: frozenset[str]
     batch: BatchFn = field(repr=False, compare=False)
 
-    def score(self, y: np.ndarray, pred: np.ndarray, *, threshold: float = 0.5) -> float:
-        """The metric on all rows; label metrics cut binary ``pred[:, 1]`` at ``threshold``."""
+    def score(
+        self,
+        y: np.ndarray,
+        pred: np.ndarray,
+        *,
+        threshold: float = 0.5,
+        sample_weight: np.ndarray | None = None,
+    ) -> float:
+        """The metric on all rows (weighted by ``sample_weight`` when given); label metrics cut
+        binary ``pred[:, 1]`` at ``threshold``."""
         y, pred = prepare(y, pred, self)
         if len(y) == 0:
             return float("nan")
-        return float(self.batch(y, pred, np.ones((1, len(y))), threshold)[0])
+        weights = np.ones((1, len(y)))
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=float).reshape(1, len(y))
+        return float(self.batch(y, pred, weights, threshold)[0])
 
-    def loss(self, y: np.ndarray, pred: np.ndarray, *, threshold: float = 0.5) -> float:
+    def loss(
+        self,
+        y: np.ndarray,
+        pred: np.ndarray,
+        *,
+        threshold: float = 0.5,
+        sample_weight: np.ndarray | None = None,
+    ) -> float:
         """A value to minimise: the score, negated when greater is better; ``inf`` if undefined."""
-        value = self.score(y, pred, threshold=threshold)
+        value = self.score(y, pred, threshold=threshold, sample_weight=sample_weight)
         if np.isnan(value):
             return float("inf")
         return -value if self.greater_is_better else value

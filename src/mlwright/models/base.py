@@ -37,6 +37,9 @@ class Learner(ABC):
     # rows (bagged forests: out-of-bag rows). The trainer then fits them once instead of once
     # per fold, which costs a k-th of the fit and prediction time. See ``oob_predictions``.
     out_of_bag: ClassVar[bool] = False
+    # whether ``fit`` honours ``sample_weight``; the trainer leaves out those that do not when
+    # the rows are weighted
+    supports_weights: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -72,9 +75,11 @@ class Learner(ABC):
         y_val: np.ndarray | None = None,
         categorical: list[int] | None = None,
         deadline: float | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         """Fit on ``X, y``; ``X_val, y_val`` may drive early stopping; stop by ``deadline``
-        (a ``time.monotonic`` value) at the latest."""
+        (a ``time.monotonic`` value) at the latest. ``sample_weight`` weighs the training rows
+        (only learners with ``supports_weights``)."""
 
     @abstractmethod
     def predict(self, X: Matrix) -> np.ndarray:

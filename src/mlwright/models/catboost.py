@@ -104,6 +104,7 @@ class CatBoostLearner(Learner):
         y_val: np.ndarray | None = None,
         categorical: list[int] | None = None,
         deadline: float | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         self.log_target_ = bool(
             self.task == "regression"
@@ -117,20 +118,24 @@ class CatBoostLearner(Learner):
         with_eval = X_val is not None and y_val is not None and len(y_val) > 0
         eval_set = self._pool(X_val, y_val) if with_eval else None
         self.model_ = cb.CatBoost(self._cb_params(with_eval))
-        self.model_.fit(self._pool(X, y), eval_set=eval_set, callbacks=[_StopAt(deadline)])
+        self.model_.fit(
+            self._pool(X, y, sample_weight), eval_set=eval_set, callbacks=[_StopAt(deadline)]
+        )
         self.n_rounds_ = int(self.model_.tree_count_)
         return self
 
-    def _pool(self, X: Matrix, y: np.ndarray | None = None) -> cb.Pool:
+    def _pool(
+        self, X: Matrix, y: np.ndarray | None = None, weight: np.ndarray | None = None
+    ) -> cb.Pool:
         """A Pool whose categorical columns hold integer codes (missing as -1)."""
         dense = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)  # type: ignore[union-attr]
         if not self.categorical_:
-            return cb.Pool(dense, label=y)
+            return cb.Pool(dense, label=y, weight=weight)
         frame = pd.DataFrame(dense)
         for index in self.categorical_:
             codes = frame[index].to_numpy()
             frame[index] = np.where(np.isnan(codes), _MISSING_CODE, codes).astype(np.int64)
-        return cb.Pool(frame, label=y, cat_features=self.categorical_)
+        return cb.Pool(frame, label=y, cat_features=self.categorical_, weight=weight)
 
     def predict(self, X: Matrix) -> np.ndarray:
         pool = self._pool(X)

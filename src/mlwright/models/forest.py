@@ -86,6 +86,7 @@ class _ForestLearner(Learner):
         y_val: np.ndarray | None = None,
         categorical: list[int] | None = None,
         deadline: float | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         # categorical codes are split on as ordered numbers: forests do well enough with them
         X32 = _dense_f32(X)
@@ -97,8 +98,8 @@ class _ForestLearner(Learner):
         if self.log_target_:
             y = np.log1p(y)
         forest = self._make_forest()
-        self._grow(forest, X32, y, deadline)
-        self.oob_ = self._out_of_bag(forest, X32, y)
+        self._grow(forest, X32, y, deadline, sample_weight)
+        self.oob_ = self._out_of_bag(forest, X32, y, sample_weight)
         if self.task == "regression":
             self.trees_ = export_trees([e.tree_ for e in forest.estimators_], 1)
         else:
@@ -108,13 +109,15 @@ class _ForestLearner(Learner):
             )
         return self
 
-    def _out_of_bag(self, forest: Any, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _out_of_bag(
+        self, forest: Any, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> np.ndarray:
         """Out-of-bag predictions of the grown forest, NaN for rows in every tree's bag."""
         # asking for the OOB score with no new trees computes it once, without refitting
         forest.set_params(oob_score=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "no new trees", "some inputs have no OOB score"
-            forest.fit(X, y)
+            forest.fit(X, y, sample_weight=sample_weight)
         if self.task == "regression":
             raw = np.asarray(forest.oob_prediction_, dtype=np.float64).reshape(len(X))
             return np.expm1(raw) if self.log_target_ else raw
@@ -141,7 +144,14 @@ class _ForestLearner(Learner):
             return self._regressor(**kwargs)
         return self._classifier(**kwargs)
 
-    def _grow(self, forest: Any, X: np.ndarray, y: np.ndarray, deadline: float | None) -> None:
+    def _grow(
+        self,
+        forest: Any,
+        X: np.ndarray,
+        y: np.ndarray,
+        deadline: float | None,
+        sample_weight: np.ndarray | None = None,
+    ) -> None:
         """Add trees in batches until ``n_estimators`` or the deadline, at least one batch."""
         target = max(1, int(self.params.get("n_estimators", _N_ESTIMATORS)))
         # with a deadline, time a first small batch to size the next ones
@@ -151,7 +161,7 @@ class _ForestLearner(Learner):
         while grown < target:
             grown = min(target, grown + batch)
             forest.set_params(n_estimators=grown)
-            forest.fit(X, y)
+            forest.fit(X, y, sample_weight=sample_weight)
             left = self.time_left(deadline)
             if left <= 0:
                 break

@@ -28,6 +28,7 @@ class KNNLearner(Learner):
     name = "knn"
     priority = 10
     input_kind = "dense"
+    supports_weights = False  # a neighbour vote has no place for row weights
 
     @classmethod
     def search_space(cls, task: TaskName) -> SearchSpace:
@@ -52,6 +53,7 @@ class KNNLearner(Learner):
         y_val: np.ndarray | None = None,
         categorical: list[int] | None = None,
         deadline: float | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         X32 = _dense_f32(X)
         y = np.asarray(y)

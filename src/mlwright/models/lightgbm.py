@@ -117,6 +117,7 @@ class LightGBMLearner(Learner):
         y_val: np.ndarray | None = None,
         categorical: list[int] | None = None,
         deadline: float | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         cat = categorical or []
         self.log_target_ = bool(
@@ -127,7 +128,9 @@ class LightGBMLearner(Learner):
         if self.log_target_:
             y = np.log1p(y)
             y_val = None if y_val is None else np.log1p(np.clip(y_val, 0, None))
-        train = lgb.Dataset(X, label=y, categorical_feature=cat, free_raw_data=True)
+        train = lgb.Dataset(
+            X, label=y, weight=sample_weight, categorical_feature=cat, free_raw_data=True
+        )
         callbacks: list[Any] = [_stop_at(deadline)]
         valid_sets = []
         if X_val is not None and y_val is not None and len(y_val) > 0:

@@ -58,13 +58,14 @@ class LinearLearner(Learner):
         y_val: np.ndarray | None = None,
         categorical: list[int] | None = None,
         deadline: float | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         C = float(self.params.get("C", 1.0))
         if self.task == "regression":
-            self.y_mean_ = float(np.mean(y))
+            self.y_mean_ = float(np.average(y, weights=sample_weight))
             self.y_scale_ = float(np.std(y)) or 1.0
             ridge = Ridge(alpha=1.0 / C, random_state=self.seed)
-            ridge.fit(X, (y - self.y_mean_) / self.y_scale_)
+            ridge.fit(X, (y - self.y_mean_) / self.y_scale_, sample_weight=sample_weight)
             self.coef_ = np.asarray(ridge.coef_, dtype=np.float64).reshape(1, -1) * self.y_scale_
             self.intercept_ = np.array([ridge.intercept_ * self.y_scale_ + self.y_mean_])
             return self
@@ -86,7 +87,7 @@ class LinearLearner(Learner):
             # a capped iteration count is deliberate: the time limit matters more than the 4th digit
             warnings.simplefilter("ignore", ConvergenceWarning)
             while True:
-                clf.fit(X, y)
+                clf.fit(X, y, sample_weight=sample_weight)
                 step = int(np.max(clf.n_iter_))
                 done += step
                 if step < _CHUNK or done >= _MAX_ITER or self.time_left(deadline) <= 0:

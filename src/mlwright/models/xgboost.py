@@ -113,6 +113,7 @@ class XGBoostLearner(Learner):
         y_val: np.ndarray | None = None,
         categorical: list[int] | None = None,
         deadline: float | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         self.log_target_ = bool(
             self.task == "regression"
@@ -123,7 +124,7 @@ class XGBoostLearner(Learner):
             y = np.log1p(y)
             y_val = None if y_val is None else np.log1p(np.clip(y_val, 0, None))
         self.feature_types_ = _feature_types(X.shape[1], categorical or [])
-        train = self._dmatrix(X, y)
+        train = self._dmatrix(X, y, sample_weight)
         callbacks: list[xgb.callback.TrainingCallback] = [_StopAt(deadline)]
         evals: list[tuple[xgb.DMatrix, str]] = []
         if X_val is not None and y_val is not None and len(y_val) > 0:
@@ -146,11 +147,14 @@ class XGBoostLearner(Learner):
         self.n_rounds_ = n_rounds
         return self
 
-    def _dmatrix(self, X: Matrix, y: np.ndarray | None = None) -> xgb.DMatrix:
+    def _dmatrix(
+        self, X: Matrix, y: np.ndarray | None = None, weight: np.ndarray | None = None
+    ) -> xgb.DMatrix:
         """A DMatrix that marks the categorical columns (NaN stays missing)."""
         return xgb.DMatrix(
             X,
             label=y,
+            weight=weight,
             missing=np.nan,
             feature_types=self.feature_types_,
             enable_categorical="c" in self.feature_types_,

@@ -87,6 +87,7 @@ class TabularTrainer:
     preset: str = "balanced"
     deterministic: bool = False
     skipped_: list[str] = field(default_factory=list)
+    _weight: np.ndarray | None = field(default=None, repr=False)
 
     def fit(
         self,
@@ -95,8 +96,14 @@ class TabularTrainer:
         schema: Schema,
         budget: TimeBudget,
         progress: Progress | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> TabularPredictor:
-        """Train and return the ensemble of the best candidates found within ``budget``."""
+        """Train and return the ensemble of the best candidates found within ``budget``.
+
+        With ``sample_weight``, learners fit and candidates are scored and ensembled on the
+        weighted rows; learners that cannot take weights (k-NN) are left out.
+        """
+        self._weight = sample_weight
         plan = PRESETS[self.preset]
         splits = make_folds(y, self.task, self.folds or plan.folds, self.seed)
         cache: dict[tuple[EncoderKind, int], _FoldData] = {}
@@ -109,6 +116,7 @@ class TabularTrainer:
             [
                 Family(name, cls.priority, cls.portfolio(self.task), cls.search_space(self.task))
                 for name, cls in CATALOG.items()
+                if sample_weight is None or cls.supports_weights
             ],
             seed=self.seed,
             portfolio_depth=plan.portfolio_depth,
@@ -150,7 +158,7 @@ class TabularTrainer:
             if cand is None or cand.oof_ is None:
                 search.tell(trial, float("inf"))
                 continue
-            search.tell(trial, self.metric.loss(y, cand.oof_))
+            search.tell(trial, self.metric.loss(y, cand.oof_, sample_weight=self._weight))
             fit_costs.setdefault(trial.family, []).append(cand.fit_time_)
             candidates.append(cand)
             leaderboard.add(
@@ -214,6 +222,7 @@ class TabularTrainer:
                 y_val=y[train_idx][es_idx],
                 categorical=data.encoder.categorical_indices_,
                 deadline=fold_deadline,
+                sample_weight=None if self._weight is None else self._weight[train_idx][fit_idx],
             )
             t0 = time.perf_counter()
             oof[val_idx] = learner.predict(data.X_val)
@@ -228,7 +237,7 @@ class TabularTrainer:
                 return None
         cand.params = {**params, **_shared_fitted(cand)}
         cand.oof_ = oof
-        cand.score_ = self.metric.score(y, oof)
+        cand.score_ = self.metric.score(y, oof, sample_weight=self._weight)
         cand.fit_time_ = time.monotonic() - start
         cand.predict_time_per_1k_ = predict_time
         return cand
@@ -257,7 +266,11 @@ class TabularTrainer:
         learner: Learner = cls(self.task, self.n_classes, params, self.seed, self.n_jobs)
         deadline = None if self.deterministic else budget.deadline - reserve
         learner.fit(
-            data.X_train, y, categorical=data.encoder.categorical_indices_, deadline=deadline
+            data.X_train,
+            y,
+            categorical=data.encoder.categorical_indices_,
+            deadline=deadline,
+            sample_weight=self._weight,
         )
         oof = learner.oob_predictions()
         missing = ~np.isfinite(oof).all(axis=1) if oof.ndim == 2 else ~np.isfinite(oof)
@@ -277,7 +290,7 @@ class TabularTrainer:
         cand.predict_time_per_1k_ = (time.perf_counter() - t0) / len(sample) * 1e6
         cand.params = {**params, **_shared_fitted(cand)}
         cand.oof_ = oof
-        cand.score_ = self.metric.score(y, oof)
+        cand.score_ = self.metric.score(y, oof, sample_weight=self._weight)
         cand.fit_time_ = time.monotonic() - start
         return cand
 
@@ -306,7 +319,9 @@ class TabularTrainer:
         self, candidates: list[BaggedCandidate], y: np.ndarray, leaderboard: Leaderboard
     ) -> TabularPredictor:
         oofs = [c.oof_ for c in candidates if c.oof_ is not None]
-        weights = select_ensemble(oofs, lambda p: self.metric.loss(y, p))
+        weights = select_ensemble(
+            oofs, lambda p: self.metric.loss(y, p, sample_weight=self._weight)
+        )
         members = [(c, w) for c, w in zip(candidates, weights, strict=True) if w > 0]
         oof = sum(w * c.oof_ for c, w in members if c.oof_ is not None)
         assert isinstance(oof, np.ndarray)
@@ -314,14 +329,14 @@ class TabularTrainer:
         if self.task != "regression":
             # averaging folds and members blurs probabilities: one temperature, fitted on the
             # out-of-fold rows, restores them without changing any ranking
-            calibration = fit_temperature(y, oof)
+            calibration = fit_temperature(y, oof, self._weight)
             oof = apply_temperature(oof, calibration.temperature)
         if len(members) > 1:
             leaderboard.add(
                 LeaderboardRow(
                     name="ensemble",
                     learner="ensemble",
-                    score=self.metric.score(y, oof),
+                    score=self.metric.score(y, oof, sample_weight=self._weight),
                     fit_time=sum(c.fit_time_ for c, _ in members),
                     predict_time_per_1k=sum(c.predict_time_per_1k_ for c, _ in members),
                     params={c.name: round(w, 4) for c, w in members},
