@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from mlwright.models.base import Learner
 from mlwright.models.forest import ExtraTreesLearner, RandomForestLearner
 from mlwright.models.knn import KNNLearner
 from mlwright.models.lightgbm import LightGBMLearner
 from mlwright.models.linear import LinearLearner
+from mlwright.models.mlp import MLPLearner
 
 __all__ = ["CATALOG", "get_learner"]
 
@@ -32,6 +34,7 @@ _LEARNERS: list[type[Learner]] = [
     RandomForestLearner,
     *_optional("xgboost", "XGBoostLearner"),
     *_optional("catboost", "CatBoostLearner"),
+    *([MLPLearner] if importlib.util.find_spec("torch") else []),  # trains with the [nn] extra
 ]
 
 CATALOG: dict[str, type[Learner]] = {
@@ -39,9 +42,13 @@ CATALOG: dict[str, type[Learner]] = {
 }
 
 
+# learners that load (and predict) without their training extra installed
+_LOADABLE: dict[str, type[Learner]] = {MLPLearner.name: MLPLearner}
+
+
 def get_learner(name: str) -> type[Learner]:
     """The learner class called ``name``."""
     try:
-        return CATALOG[name]
+        return CATALOG.get(name) or _LOADABLE[name]
     except KeyError:
         raise KeyError(f"unknown learner '{name}'; known: {sorted(CATALOG)}") from None
