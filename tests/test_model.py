@@ -327,3 +327,13 @@ def test_balanced_class_weight_lifts_the_rare_class():
     share = (df["y"] == "rare").mean()
     assert plain.predict_proba(df)["rare"].mean() == pytest.approx(share, abs=0.05)
     assert balanced.predict_proba(df)["rare"].mean() > 2 * share
+
+
+def test_configurations_that_do_not_fit_in_memory_are_skipped(monkeypatch: pytest.MonkeyPatch):
+    from mlwright.tasks.tabular import trainer
+
+    df = _multiclass(300)
+    # 1 kB free: every configuration's memory estimate is larger
+    monkeypatch.setattr(trainer, "available_memory", lambda: 1e3)
+    with pytest.raises(mlwright.BudgetExceeded, match="GB free"):
+        mlwright.train(df, target="label", settings=FAST)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["TimeBudget"]
+__all__ = ["TimeBudget", "available_memory"]
 
 
 @dataclass
@@ -31,3 +32,18 @@ class TimeBudget:
     def fits(self, estimate: float, reserve: float = 0.0) -> bool:
         """True when ``estimate`` seconds of work fit before the deadline less ``reserve``."""
         return estimate <= self.remaining() - reserve
+
+
+def available_memory() -> float | None:
+    """Bytes of memory the system can give now (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None

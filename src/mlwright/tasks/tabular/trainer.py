@@ -20,7 +20,7 @@ from mlwright.features.encoder import EncoderKind, FeatureEncoder
 from mlwright.models.base import Learner, Matrix, TaskName
 from mlwright.models.catalog import CATALOG
 from mlwright.models.ensemble import select_ensemble
-from mlwright.search.budget import TimeBudget
+from mlwright.search.budget import TimeBudget, available_memory
 from mlwright.search.strategy import Family, PortfolioSearch
 from mlwright.tasks.tabular.candidate import BaggedCandidate
 from mlwright.tasks.tabular.predictor import TabularPredictor
@@ -29,6 +29,7 @@ __all__ = ["PRESETS", "PresetPlan", "TabularTrainer"]
 
 _ES_FRACTION = 0.1  # share of a training fold held out for early stopping
 _SAFETY = 1.25  # factor on fit-time estimates before starting a candidate
+_MEMORY_SHARE = 0.7  # of the memory free now that one candidate may be estimated to need
 
 
 @dataclass(frozen=True)
@@ -129,12 +130,18 @@ class TabularTrainer:
                 break
             cls = CATALOG[trial.family]
             fits, rows = (1, len(y)) if cls.out_of_bag else (len(splits), n_fit)
-            estimate = (
-                fits
-                * cls.estimate_cost(
-                    self.task, rows, X.shape[1], max(1, self.n_classes), trial.params
-                )[0]
+            seconds, memory = cls.estimate_cost(
+                self.task, rows, X.shape[1], max(1, self.n_classes), trial.params
             )
+            estimate = fits * seconds
+            free = available_memory()
+            if free is not None and memory > _MEMORY_SHARE * free:
+                self.skipped_.append(
+                    f"{trial.family} {trial.params}: needs ~{memory / 1e9:.1f} GB, "
+                    f"{free / 1e9:.1f} GB free"
+                )
+                search.tell(trial, float("inf"))
+                continue
             if self.deterministic:
                 if candidates and work_done + estimate > budget.time_limit - reserve:
                     break
@@ -173,9 +180,11 @@ class TabularTrainer:
                 )
             )
         if not candidates:
+            skipped = "; ".join(self.skipped_[:3]) or "none"
             raise BudgetExceeded(
-                f"no model finished within time_limit={budget.time_limit:g}s. "
-                "Raise the time limit (--time-limit) or train on fewer rows."
+                f"no model finished within time_limit={budget.time_limit:g}s "
+                f"(skipped: {skipped}). Raise the time limit (--time-limit), free memory, "
+                "or train on fewer rows."
             )
         predictor = self._ensemble(candidates, y, leaderboard)
         self._report(progress, task_id, budget, "done", candidates, work_done, done=True)
