@@ -337,3 +337,18 @@ def test_configurations_that_do_not_fit_in_memory_are_skipped(monkeypatch: pytes
     monkeypatch.setattr(trainer, "available_memory", lambda: 1e3)
     with pytest.raises(mlwright.BudgetExceeded, match="GB free"):
         mlwright.train(df, target="label", settings=FAST)
+
+
+def test_best_preset_adds_a_stacking_layer_that_saves_and_loads(tmp_path: Path):
+    df = _multiclass(450)
+    best = FAST.with_overrides(training={"preset": "best", "max_trials": 3, "folds": 3})
+    model = mlwright.train(df, target="label", settings=best)
+    stacked = [r for r in model.leaderboard.rows if r.name.endswith("_stack")]
+    assert {r.learner for r in stacked} == {"lightgbm", "linear"}
+    assert all(r.note.startswith("stacked on ") for r in stacked)
+    # here the stack beats every base by far, so the saved model holds it
+    assert any(name.endswith("_stack") for name in model.predictor_.member_names)
+    reloaded = mlwright.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(
+        reloaded.predict_proba(df).to_numpy(), model.predict_proba(df).to_numpy()
+    )

@@ -25,7 +25,7 @@ from mlwright.evaluation.leaderboard import Leaderboard
 from mlwright.features.encoder import FeatureEncoder
 from mlwright.models.catalog import get_learner
 from mlwright.tasks.tabular.candidate import BaggedCandidate
-from mlwright.tasks.tabular.predictor import TabularPredictor
+from mlwright.tasks.tabular.predictor import Member, TabularPredictor
 
 __all__ = ["CompactOption", "CompactReport", "compact_predictor", "measure_latency"]
 
@@ -198,8 +198,13 @@ def compact_predictor(
             oof = apply_temperature(oof, calibration.temperature)
         if len(predictor.members) > 1:
             alone = _single(predictor, cand, calibration, oof)
-            add(cand.name, "member", alone, f"{len(cand.folds)} fold model(s)", cand.name)
-        if y is not None and len(cand.folds) > 1:
+            detail = (
+                f"{len(cand.folds)} fold model(s)"
+                if isinstance(cand, BaggedCandidate)
+                else f"stacked on {len(cand.bases)} candidate(s)"
+            )
+            add(cand.name, "member", alone, detail, cand.name)
+        if y is not None and isinstance(cand, BaggedCandidate) and len(cand.folds) > 1:
             refit = _refit(cand, X, y, schema, predictor, seed, n_jobs)
             add(
                 f"{cand.name} refit",
@@ -217,7 +222,7 @@ def compact_predictor(
 
 def _single(
     predictor: TabularPredictor,
-    cand: BaggedCandidate,
+    cand: Member,
     calibration: Calibration | None,
     oof: np.ndarray | None,
 ) -> TabularPredictor:

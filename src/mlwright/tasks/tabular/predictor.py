@@ -15,8 +15,11 @@ from mlwright.evaluation.leaderboard import Leaderboard
 from mlwright.features.encoder import FeatureEncoder
 from mlwright.models.base import Matrix, TaskName
 from mlwright.tasks.tabular.candidate import BaggedCandidate
+from mlwright.tasks.tabular.stack import StackedCandidate
 
-__all__ = ["TabularPredictor"]
+Member = BaggedCandidate | StackedCandidate
+
+__all__ = ["Member", "TabularPredictor"]
 
 
 @dataclass
@@ -30,7 +33,7 @@ class TabularPredictor:
 
     task: TaskName
     n_classes: int
-    members: list[tuple[BaggedCandidate, float]]
+    members: list[tuple[Member, float]]
     leaderboard: Leaderboard
     oof: np.ndarray | None = None
     calibration: Calibration | None = None
@@ -68,11 +71,22 @@ class TabularPredictor:
         cls, directory: Path, description: dict[str, Any], task: TaskName, n_classes: int
     ) -> TabularPredictor:
         """Inverse of ``save``."""
-        members = [
-            (BaggedCandidate.load(directory / m["name"], task, n_classes), float(m["weight"]))
-            for m in description["members"]
-        ]
-        _share_encoders([c for c, _ in members])
+        members: list[tuple[Member, float]] = []
+        for m in description["members"]:
+            folder = directory / m["name"]
+            cand: Member = (
+                StackedCandidate.load(folder, task, n_classes)
+                if (folder / "stack.json").is_file()
+                else BaggedCandidate.load(folder, task, n_classes)
+            )
+            members.append((cand, float(m["weight"])))
+        _share_encoders(
+            [
+                b
+                for c, _ in members
+                for b in (c.bagged() if isinstance(c, StackedCandidate) else [c])
+            ]
+        )
         calibration = description.get("calibration")
         return cls(
             task,

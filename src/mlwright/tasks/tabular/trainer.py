@@ -23,7 +23,8 @@ from mlwright.models.ensemble import select_ensemble
 from mlwright.search.budget import TimeBudget, available_memory
 from mlwright.search.strategy import Family, PortfolioSearch
 from mlwright.tasks.tabular.candidate import BaggedCandidate
-from mlwright.tasks.tabular.predictor import TabularPredictor
+from mlwright.tasks.tabular.predictor import Member, TabularPredictor
+from mlwright.tasks.tabular.stack import StackedCandidate, stack_features, stacked_schema
 
 __all__ = ["PRESETS", "PresetPlan", "TabularTrainer"]
 
@@ -40,13 +41,23 @@ class PresetPlan:
     portfolio_depth: int | None
     refine: bool
     description: str
+    stack_share: float = 0.0  # of the time limit kept for one stacking layer
 
 
 PRESETS: dict[str, PresetPlan] = {
     "fast": PresetPlan(3, 1, False, "a good model soon: one default per learner, 3 folds"),
     "balanced": PresetPlan(5, None, True, "portfolio, then Bayesian tuning; 5 folds"),
-    "best": PresetPlan(8, None, True, "the most accurate model the time allows; 8 folds"),
+    "best": PresetPlan(
+        8,
+        None,
+        True,
+        "the most accurate model the time allows: 8 folds, and a stacking layer in the last "
+        "fifth of the time",
+        stack_share=0.2,
+    ),
 }
+_STACK_BASES = 5  # best first-level candidates a second-level learner reads
+_STACK_LEARNERS = ("lightgbm", "linear")
 
 
 @dataclass
@@ -110,7 +121,7 @@ class TabularTrainer:
         cache: dict[tuple[EncoderKind, int], _FoldData] = {}
         reserve = min(0.08 * budget.time_limit, 5.0) + 0.002 * len(y) ** 0.5
         leaderboard = Leaderboard(self.metric.name, self.metric.greater_is_better, [])
-        candidates: list[BaggedCandidate] = []
+        candidates: list[Member] = []
         fit_costs: dict[str, list[float]] = {}
         work_done = 0.0  # deterministic mode: estimated seconds, independent of the clock
         search = PortfolioSearch(
@@ -142,12 +153,14 @@ class TabularTrainer:
                 )
                 search.tell(trial, float("inf"))
                 continue
+            # the stacking layer's share is kept once there is something to stack on
+            kept = plan.stack_share * budget.time_limit if len(candidates) >= 2 else 0.0
             if self.deterministic:
-                if candidates and work_done + estimate > budget.time_limit - reserve:
+                if candidates and work_done + estimate > budget.time_limit - reserve - kept:
                     break
                 work_done += estimate
             else:
-                if budget.remaining() - reserve <= 0:
+                if budget.remaining() - reserve - kept <= 0:
                     break
                 measured = fit_costs.get(trial.family)
                 if measured:
@@ -185,6 +198,18 @@ class TabularTrainer:
                 f"no model finished within time_limit={budget.time_limit:g}s "
                 f"(skipped: {skipped}). Raise the time limit (--time-limit), free memory, "
                 "or train on fewer rows."
+            )
+        if plan.stack_share > 0 and len(candidates) >= 2:
+            self._report(progress, task_id, budget, "stacking layer", candidates, work_done)
+            candidates += self._stack(
+                [c for c in candidates if isinstance(c, BaggedCandidate)],
+                X,
+                y,
+                schema,
+                splits,
+                budget,
+                reserve,
+                leaderboard,
             )
         predictor = self._ensemble(candidates, y, leaderboard)
         self._report(progress, task_id, budget, "done", candidates, work_done, done=True)
@@ -323,9 +348,64 @@ class TabularTrainer:
             cache[key] = _FoldData(encoder, X_train, X_val, per_1k)
         return cache[key]
 
+    # -- stacking -----------------------------------------------------------------------------
+    def _stack(
+        self,
+        candidates: list[BaggedCandidate],
+        X: pd.DataFrame,
+        y: np.ndarray,
+        schema: Schema,
+        splits: list[tuple[np.ndarray, np.ndarray]],
+        budget: TimeBudget,
+        reserve: float,
+        leaderboard: Leaderboard,
+    ) -> list[Member]:
+        """Second-level candidates on the original features plus the best candidates'
+        out-of-fold predictions (see ``stack``)."""
+        scored = [(c, c.oof_) for c in candidates if c.oof_ is not None]
+        scored.sort(key=lambda pair: self.metric.loss(y, pair[1], sample_weight=self._weight))
+        ranked = [c for c, _ in scored[:_STACK_BASES]]
+        oofs = [oof for _, oof in scored[:_STACK_BASES]]
+        augmented = stack_features(X, ranked, oofs, self.task, self.n_classes)
+        schema_aug = stacked_schema(schema, ranked, self.task, self.n_classes)
+        cache: dict[tuple[EncoderKind, int], _FoldData] = {}
+        out: list[Member] = []
+        for family in _STACK_LEARNERS:
+            if not self.deterministic and budget.remaining() - reserve <= 0:
+                break
+            cls = CATALOG[family]
+            level2 = self._fit_candidate(
+                f"{family}_stack",
+                family,
+                cls.portfolio(self.task)[0],
+                augmented,
+                y,
+                schema_aug,
+                splits,
+                cache,
+                budget,
+                reserve,
+            )
+            if level2 is None or level2.oof_ is None:
+                continue
+            stacked = StackedCandidate(level2, ranked, self.task, self.n_classes)
+            out.append(stacked)
+            leaderboard.add(
+                LeaderboardRow(
+                    name=stacked.name,
+                    learner=family,
+                    score=stacked.score_,
+                    fit_time=stacked.fit_time_,
+                    predict_time_per_1k=stacked.predict_time_per_1k_,
+                    params=stacked.params,
+                    note="stacked on " + ", ".join(c.name for c in ranked),
+                )
+            )
+        return out
+
     # -- ensemble ------------------------------------------------------------------------------
     def _ensemble(
-        self, candidates: list[BaggedCandidate], y: np.ndarray, leaderboard: Leaderboard
+        self, candidates: list[Member], y: np.ndarray, leaderboard: Leaderboard
     ) -> TabularPredictor:
         oofs = [c.oof_ for c in candidates if c.oof_ is not None]
         weights = select_ensemble(
@@ -372,7 +452,7 @@ class TabularTrainer:
         task_id: TaskID | None,
         budget: TimeBudget,
         current: str,
-        candidates: list[BaggedCandidate],
+        candidates: list[Member],
         work_done: float,
         done: bool = False,
     ) -> None:
