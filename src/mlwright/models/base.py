@@ -115,6 +115,20 @@ class Learner(ABC):
         """Parameters as fitted (e.g. the number of boosting rounds early stopping chose)."""
         return dict(self.params)
 
+    def _transform_target(
+        self, y: np.ndarray, y_val: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(y, y_val)`` in log1p space when the configuration asks for it and ``y`` has no
+        negatives (counts, prices); sets ``log_target_``, which predictions undo with expm1."""
+        self.log_target_ = bool(
+            self.task == "regression"
+            and self.params.get("target_transform") == "log1p"
+            and np.min(y) >= 0
+        )
+        if not self.log_target_:
+            return y, y_val
+        return np.log1p(y), None if y_val is None else np.log1p(np.clip(y_val, 0, None))
+
     @staticmethod
     def time_left(deadline: float | None) -> float:
         """Seconds until ``deadline`` (infinite when there is none)."""

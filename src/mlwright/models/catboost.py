@@ -106,14 +106,7 @@ class CatBoostLearner(Learner):
         deadline: float | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> Self:
-        self.log_target_ = bool(
-            self.task == "regression"
-            and self.params.get("target_transform") == "log1p"
-            and np.min(y) >= 0
-        )
-        if self.log_target_:
-            y = np.log1p(y)
-            y_val = None if y_val is None else np.log1p(np.clip(y_val, 0, None))
+        y, y_val = self._transform_target(y, y_val)
         self.categorical_ = sorted(categorical or [])
         with_eval = X_val is not None and y_val is not None and len(y_val) > 0
         eval_set = self._pool(X_val, y_val) if with_eval else None

@@ -90,13 +90,7 @@ class _ForestLearner(Learner):
     ) -> Self:
         # categorical codes are split on as ordered numbers: forests do well enough with them
         X32 = _dense_f32(X)
-        self.log_target_ = bool(
-            self.task == "regression"
-            and self.params.get("target_transform") == "log1p"
-            and np.min(y) >= 0
-        )
-        if self.log_target_:
-            y = np.log1p(y)
+        y, _ = self._transform_target(y)
         forest = self._make_forest()
         self._grow(forest, X32, y, deadline, sample_weight)
         self.oob_ = self._out_of_bag(forest, X32, y, sample_weight)

@@ -120,14 +120,7 @@ class LightGBMLearner(Learner):
         sample_weight: np.ndarray | None = None,
     ) -> Self:
         cat = categorical or []
-        self.log_target_ = bool(
-            self.task == "regression"
-            and self.params.get("target_transform") == "log1p"
-            and np.min(y) >= 0
-        )
-        if self.log_target_:
-            y = np.log1p(y)
-            y_val = None if y_val is None else np.log1p(np.clip(y_val, 0, None))
+        y, y_val = self._transform_target(y, y_val)
         train = lgb.Dataset(
             X, label=y, weight=sample_weight, categorical_feature=cat, free_raw_data=True
         )

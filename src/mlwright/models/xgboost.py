@@ -115,14 +115,7 @@ class XGBoostLearner(Learner):
         deadline: float | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> Self:
-        self.log_target_ = bool(
-            self.task == "regression"
-            and self.params.get("target_transform") == "log1p"
-            and np.min(y) >= 0
-        )
-        if self.log_target_:
-            y = np.log1p(y)
-            y_val = None if y_val is None else np.log1p(np.clip(y_val, 0, None))
+        y, y_val = self._transform_target(y, y_val)
         self.feature_types_ = _feature_types(X.shape[1], categorical or [])
         train = self._dmatrix(X, y, sample_weight)
         callbacks: list[xgb.callback.TrainingCallback] = [_StopAt(deadline)]
