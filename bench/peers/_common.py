@@ -28,6 +28,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="folder to write results into")
     parser.add_argument("--preset", default="", help="AutoGluon preset")
+    parser.add_argument(
+        "--compact", action="store_true", help="mlwright: compact the model after training"
+    )
     return parser.parse_args()
 
 

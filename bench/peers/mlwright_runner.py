@@ -12,13 +12,16 @@ def main() -> None:
     meta = load_meta(args.data)
     settings = mlwright.Settings(progress=False)
     with Stopwatch() as fit:
+        # compacting (timing each option, refitting members) gets the last 15% of the budget
         model = mlwright.train(
             args.data / "train.csv.gz",
             target=meta["target"],
-            time_limit=args.budget,
+            time_limit=args.budget * (0.85 if args.compact else 1.0),
             seed=args.seed,
             settings=settings,
         )
+        if args.compact:
+            model = model.compact(mlwright.read_data(args.data / "train.csv.gz"))
     test = mlwright.read_data(args.data / "test.csv.gz").drop(columns=[meta["target"]])
     with Stopwatch() as predict:
         pred = model.predict(test) if meta["task"] == "regression" else model.predict_proba(test)

@@ -39,6 +39,8 @@ from mlwright.tasks.tabular.trainer import TabularTrainer
 
 __all__ = ["Model", "Prediction"]
 
+_COMPACT_SHARE = 0.15  # of the time limit kept for compaction when max_latency_ms is set
+
 _VERSIONED = (
     "mlwright",
     "numpy",
@@ -117,9 +119,13 @@ class Model:
             deterministic=cfg.deterministic,
             n_jobs=max(1, os.cpu_count() or 1),
         )
+        search_budget = budget
+        if self.settings.constraints.max_latency_ms is not None:
+            # the search leaves time for compaction (timing the options, refitting members)
+            search_budget = TimeBudget(budget.time_limit * (1 - _COMPACT_SHARE), budget.start)
         with progress_bar(self.settings.progress) as progress:
             predictor = trainer.fit(
-                conformed.features, y, schema, budget, progress, sample_weight=sample_weight
+                conformed.features, y, schema, search_budget, progress, sample_weight=sample_weight
             )
         self.schema_ = schema
         self.task_ = task
