@@ -9,12 +9,13 @@ Example:
 
 import os
 
-# OpenMP threads (LightGBM, XGBoost) spin while they wait for work by default; when the cores
-# are shared with other processes the spinning starves the threads that have work, and a fit
-# that takes 0.05 s alone was measured at 19 s beside one busy process on 2 cores. Sleeping
-# instead costs nothing measurable when the machine is idle. Must be set before those
-# libraries load; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP threads (LightGBM, XGBoost) spin for a long while before they sleep; when the cores are
+# shared with other processes the spinning starves the threads that have work: a fit that takes
+# 0.05 s alone took 19 s beside busy processes on 2 cores. Sleeping at once (OMP_WAIT_POLICY=
+# PASSIVE) fixes that but made a 26-class LightGBM fit 14x slower on an idle machine; a short spin
+# (10,000 iterations) was fast in both cases. Must be set before those libraries load; a value
+# the user set wins.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from mlwright.api import load, profile, read_data, train  # noqa: E402
 from mlwright.errors import (
