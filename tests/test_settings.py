@@ -50,5 +50,8 @@ def test_rendered_template_loads_back(tmp_path: Path):
     f.write_text(text)
     s = load_settings(f)
     assert s.data.source == 'data "x".csv' and s.training.metric == "roc_auc"
+    # the project file leaves folds, weights and latency to the defaults and the preset
+    assert s.training.folds is None and s.data.weight is None
+    assert s.constraints.max_latency_ms is None and s.training.preset == "balanced"
     assert "[costs]" in text and tomllib.loads(text)["data"]["target"] == "Churn"
     assert Settings().costs is None

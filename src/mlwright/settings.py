@@ -213,8 +213,8 @@ time_limit = 60
 seed = 0
 # "fast" (a good model soon), "balanced" or "best" (the most accurate model the time allows).
 preset = "balanced"
-# Cross-validation folds (default: by preset).
-folds = 5
+# Cross-validation folds; "" lets the preset choose (fast 3, balanced 5, best 8).
+folds = ""
 # "balanced" makes a rare class count as much as a common one; "none" keeps the data's mix.
 class_weight = "none"
 # Plan the search in work units instead of seconds: the same data and seed give the same model.

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from mlwright.evaluation.metrics import get_metric
+
 __all__ = ["Calibration", "apply_temperature", "expected_calibration_error", "fit_temperature"]
 
 _EPS = 1e-12
@@ -44,8 +46,8 @@ def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray, weight: np.ndarray | None = None) -> float:
-    picked = np.clip(proba[np.arange(len(y)), y], _EPS, 1.0)
-    return float(-np.average(np.log(picked), weights=weight))
+    task = "binary" if proba.shape[1] == 2 else "multiclass"
+    return get_metric("log_loss", task).score(y, proba, sample_weight=weight)
 
 
 def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = _BINS) -> float:

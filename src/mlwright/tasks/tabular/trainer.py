@@ -269,12 +269,7 @@ class TabularTrainer:
                 # a fold overran its share: give up this candidate to keep the time limit
                 self.skipped_.append(f"{name}: abandoned after {i + 1} fold(s), out of time")
                 return None
-        cand.params = {**params, **_shared_fitted(cand)}
-        cand.oof_ = oof
-        cand.score_ = self.metric.score(y, oof, sample_weight=self._weight)
-        cand.fit_time_ = time.monotonic() - start
-        cand.predict_time_per_1k_ = predict_time
-        return cand
+        return self._complete(cand, oof, y, start, predict_time)
 
     def _fit_out_of_bag(
         self,
@@ -310,10 +305,11 @@ class TabularTrainer:
         missing = ~np.isfinite(oof).all(axis=1) if oof.ndim == 2 else ~np.isfinite(oof)
         if missing.any():
             # rows in every tree's bag (only when the deadline cut the forest short): the prior
+            w = np.ones(len(y)) if self._weight is None else self._weight
             prior = (
-                np.bincount(y.astype(np.int64), minlength=self.n_classes) / len(y)
+                np.bincount(y.astype(np.int64), weights=w, minlength=self.n_classes) / w.sum()
                 if self.task != "regression"
-                else float(np.mean(y))
+                else float(np.average(y, weights=w))
             )
             oof[missing] = prior
         cand = BaggedCandidate(name, learner_name, params)
@@ -321,11 +317,24 @@ class TabularTrainer:
         sample = X.iloc[: min(len(X), 1000)]
         t0 = time.perf_counter()
         cand.predict(sample)
-        cand.predict_time_per_1k_ = (time.perf_counter() - t0) / len(sample) * 1e6
-        cand.params = {**params, **_shared_fitted(cand)}
+        predict_time = (time.perf_counter() - t0) / len(sample) * 1e6
+        return self._complete(cand, oof, y, start, predict_time)
+
+    def _complete(
+        self,
+        cand: BaggedCandidate,
+        oof: np.ndarray,
+        y: np.ndarray,
+        start: float,
+        predict_time_per_1k: float,
+    ) -> BaggedCandidate:
+        """Record a fitted candidate's out-of-fold predictions, score, times and the fitted
+        parameters its fold models agree on."""
+        cand.params = {**cand.params, **_shared_fitted(cand)}
         cand.oof_ = oof
         cand.score_ = self.metric.score(y, oof, sample_weight=self._weight)
         cand.fit_time_ = time.monotonic() - start
+        cand.predict_time_per_1k_ = predict_time_per_1k
         return cand
 
     def _fold_data(
