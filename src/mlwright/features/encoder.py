@@ -57,12 +57,20 @@ class FeatureEncoder:
     idf: dict[str, np.ndarray] = field(default_factory=dict)
     feature_names_: list[str] = field(default_factory=list)
     categorical_indices_: list[int] = field(default_factory=list)
+    _lookups: dict[str, dict[str, int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _indexes: dict[str, pd.Index] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, schema: Schema) -> FeatureEncoder:
         """Learn per-column statistics from ``X`` (a conformed feature frame)."""
         self.columns = []
         self.idf = {}
+        self._lookups = {}
+        self._indexes = {}
         for col in schema.features:
             s = X[col.name]
             spec: dict[str, Any] = {"name": col.name, "role": col.role.value}
@@ -170,57 +178,112 @@ class FeatureEncoder:
             return np.asarray(self._transform_linear(X).toarray())
         return self._transform_linear(X)
 
+    def _lookup(self, spec: dict[str, Any]) -> dict[str, int]:
+        """Category → code for a categorical column, built once per fitted encoder."""
+        key = spec["name"]
+        found = self._lookups.get(key)
+        if found is None:
+            found = {c: i for i, c in enumerate(spec["categories"])}
+            self._lookups[key] = found
+        return found
+
+    def _codes(self, s: pd.Series, spec: dict[str, Any]) -> np.ndarray:
+        """Float codes of a categorical column: known categories 0..k-1, others k, missing NaN."""
+        if len(s) > 256:
+            index = self._indexes.get(spec["name"])
+            if index is None:
+                index = self._indexes[spec["name"]] = pd.Index(spec["categories"], dtype=object)
+            return _codes(s, index)
+        lookup = self._lookup(spec)
+        other = float(len(spec["categories"]))
+        values = s.to_numpy(dtype=object)
+        missing = pd.isna(values)
+        out = np.fromiter(
+            (
+                np.nan if gone else lookup.get(v if isinstance(v, str) else str(v), other)
+                for v, gone in zip(values, missing, strict=True)
+            ),
+            dtype=np.float64,
+            count=len(values),
+        )
+        return out
+
     def _transform_tree(self, X: pd.DataFrame) -> np.ndarray:
-        blocks: list[np.ndarray] = []
+        n = len(X)
+        out = np.empty((n, len(self.feature_names_)), dtype=np.float64)
+        at = 0
         for spec in self.columns:
             s = X[spec["name"]]
             role = spec["role"]
             if role == Role.CATEGORICAL:
-                codes = _codes(s, spec["categories"])
                 # unseen/rare categories share the code after the known ones; missing stays NaN
-                blocks.append(codes.reshape(-1, 1))
+                out[:, at] = self._codes(s, spec)
+                at += 1
             elif role == Role.DATETIME:
-                blocks.append(np.column_stack([self._date_part(s, p) for p in spec["parts"]]))
+                for p in spec["parts"]:
+                    out[:, at] = self._date_part(s, p)
+                    at += 1
             elif role == Role.TEXT:
-                blocks.append(np.column_stack(_text_counts(s)))
+                chars, words = _text_counts(s)
+                out[:, at], out[:, at + 1] = chars, words
+                at += 2
             else:
-                blocks.append(s.to_numpy(dtype=float).reshape(-1, 1))
-        if not blocks:
-            return np.zeros((len(X), 0))
-        out = np.hstack(blocks).astype(np.float64)
+                out[:, at] = s.to_numpy(dtype=float)
+                at += 1
         out[~np.isfinite(out)] = np.nan
         return out
 
     def _transform_linear(self, X: pd.DataFrame) -> sp.csr_matrix:
-        blocks: list[sp.spmatrix] = []
+        # every block is collected as (row, column, value) triplets, then one CSR is built
         n = len(X)
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        at = 0
+        row_ids = np.arange(n)
+
+        def dense(block: np.ndarray) -> None:
+            nonlocal at
+            width = block.shape[1]
+            rows.append(np.repeat(row_ids, width))
+            cols.append(np.tile(np.arange(at, at + width), n))
+            vals.append(block.ravel())
+            at += width
+
         for spec in self.columns:
             s = X[spec["name"]]
             role = spec["role"]
             if role == Role.CATEGORICAL:
                 cats = spec["categories"]
-                codes = _codes(s, cats)
+                codes = self._codes(s, spec)
                 col = np.where(np.isnan(codes), len(cats) + 1, codes).astype(np.int64)
-                blocks.append(
-                    sp.csr_matrix((np.ones(n), (np.arange(n), col)), shape=(n, len(cats) + 2))
-                )
+                rows.append(row_ids)
+                cols.append(col + at)
+                vals.append(np.ones(n))
+                at += len(cats) + 2
             elif role == Role.DATETIME:
                 for p, st in zip(spec["parts"], spec["stats"], strict=True):
-                    blocks.append(sp.csr_matrix(_scale(self._date_part(s, p), st)))
+                    dense(_scale(self._date_part(s, p), st))
             elif role == Role.TEXT and self.kind == "dense":
                 for values, st in zip(_text_counts(s), spec["stats"], strict=True):
-                    blocks.append(sp.csr_matrix(_scale(values, st)))
+                    dense(_scale(values, st))
             elif role == Role.TEXT:
                 counts = _hasher().transform(s.fillna("").astype(str).to_numpy())
                 tfidf = counts.multiply(self.idf[spec["name"]]).tocsr()
                 norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
                 norms[norms == 0] = 1.0
-                blocks.append(sp.diags(1.0 / norms) @ tfidf)
+                block = (sp.diags(1.0 / norms) @ tfidf).tocoo()
+                rows.append(block.row.astype(np.int64))
+                cols.append(block.col.astype(np.int64) + at)
+                vals.append(block.data.astype(np.float64))
+                at += _TEXT_FEATURES
             else:
-                blocks.append(sp.csr_matrix(_scale(s.to_numpy(dtype=float), spec["stats"])))
-        if not blocks:
+                dense(_scale(s.to_numpy(dtype=float), spec["stats"]))
+        if not rows:
             return sp.csr_matrix((n, 0))
-        return sp.hstack(blocks, format="csr", dtype=np.float64)
+        return sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, at)
+        )
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -255,9 +318,9 @@ class FeatureEncoder:
         return enc
 
 
-def _codes(s: pd.Series, categories: list[str]) -> np.ndarray:
+def _codes(s: pd.Series, categories: pd.Index) -> np.ndarray:
     missing = s.isna().to_numpy()
-    codes = pd.Index(categories, dtype=object).get_indexer(pd.Index(s.astype(object).astype(str)))
+    codes = categories.get_indexer(pd.Index(s.astype(object).astype(str)))
     out = codes.astype(float)
     out[codes < 0] = float(len(categories))  # unseen or rare: one shared "other" code
     out[missing] = np.nan

@@ -132,11 +132,16 @@ class CatBoostLearner(Learner):
 
     def predict(self, X: Matrix) -> np.ndarray:
         pool = self._pool(X)
+        threads = self.predict_threads(X.shape[0])
         if self.task == "regression":
-            raw = np.asarray(self.model_.predict(pool, prediction_type="RawFormulaVal"))
+            raw = np.asarray(
+                self.model_.predict(pool, prediction_type="RawFormulaVal", thread_count=threads)
+            )
             raw = raw.astype(np.float64)
             return np.expm1(raw) if self.log_target_ else raw
-        proba = np.asarray(self.model_.predict(pool, prediction_type="Probability"))
+        proba = np.asarray(
+            self.model_.predict(pool, prediction_type="Probability", thread_count=threads)
+        )
         proba = proba.astype(np.float64).reshape(len(proba), -1)
         normalised: np.ndarray = proba / proba.sum(axis=1, keepdims=True)
         return normalised

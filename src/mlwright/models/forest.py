@@ -166,7 +166,7 @@ class _ForestLearner(Learner):
                     break
 
     def predict(self, X: Matrix) -> np.ndarray:
-        out = predict_trees(self.trees_, _dense_f32(X), self.n_jobs)
+        out = predict_trees(self.trees_, _dense_f32(X), self.predict_threads(X.shape[0]))
         if self.task != "regression":
             return out
         values: np.ndarray = out[:, 0]

@@ -144,7 +144,13 @@ class LightGBMLearner(Learner):
         return self
 
     def predict(self, X: Matrix) -> np.ndarray:
-        raw: np.ndarray = np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_))
+        raw: np.ndarray = np.asarray(
+            self.booster_.predict(
+                X,
+                num_iteration=self.best_iteration_,
+                num_threads=self.predict_threads(X.shape[0]),
+            )
+        )
         if self.log_target_:
             return np.asarray(np.expm1(raw), dtype=np.float64)
         if self.task == "binary":

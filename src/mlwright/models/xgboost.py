@@ -138,6 +138,7 @@ class XGBoostLearner(Learner):
         # keep only the rounds early stopping chose, so that predict and save need no range
         self.booster_ = booster[:n_rounds] if n_rounds < booster.num_boosted_rounds() else booster
         self.n_rounds_ = n_rounds
+        self._threads = 0
         return self
 
     def _dmatrix(
@@ -155,7 +156,12 @@ class XGBoostLearner(Learner):
         )
 
     def predict(self, X: Matrix) -> np.ndarray:
-        raw = np.asarray(self.booster_.predict(self._dmatrix(X)), dtype=np.float64)
+        threads = self.predict_threads(X.shape[0])
+        if threads != getattr(self, "_threads", 0):
+            self.booster_.set_param({"nthread": threads})
+            self._threads = threads
+        # in place: no DMatrix copy; the booster knows which columns are categorical
+        raw = np.asarray(self.booster_.inplace_predict(X, missing=np.nan), dtype=np.float64)
         if self.task == "regression":
             return np.expm1(raw) if self.log_target_ else raw
         if self.task == "binary":
