@@ -17,7 +17,7 @@ import os
 # the user set wins.
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
-from mlwright.api import load, profile, read_data, train  # noqa: E402
+from mlwright.api import load, profile, read_data, register, registry, train  # noqa: E402
 from mlwright.errors import (
     ArtifactError,
     BudgetExceeded,
@@ -26,6 +26,8 @@ from mlwright.errors import (
     MlwrightError,
     MlwrightWarning,
     NotTrainedError,
+    RegistryConflict,
+    RegistryError,
     SchemaMismatch,
     SourceError,
 )
@@ -44,6 +46,8 @@ __all__ = [
     "Model",
     "NotTrainedError",
     "Prediction",
+    "RegistryConflict",
+    "RegistryError",
     "SchemaMismatch",
     "Settings",
     "SourceError",
@@ -51,5 +55,7 @@ __all__ = [
     "load_settings",
     "profile",
     "read_data",
+    "register",
+    "registry",
     "train",
 ]

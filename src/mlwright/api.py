@@ -12,10 +12,20 @@ from mlwright.data.profile import Profile, profile_data
 from mlwright.data.sources import read_data as _read_data
 from mlwright.errors import ConfigError
 from mlwright.model import Model
+from mlwright.registry import ModelVersion, Registry, open_registry
 from mlwright.search.budget import TimeBudget
 from mlwright.settings import Settings, load_settings
 
-__all__ = ["load", "profile", "read_data", "resolve_settings", "train"]
+__all__ = [
+    "load",
+    "locate",
+    "profile",
+    "read_data",
+    "register",
+    "registry",
+    "resolve_settings",
+    "train",
+]
 
 DataLike = str | os.PathLike[str] | pd.DataFrame
 
@@ -141,13 +151,70 @@ def train(
     return Model(settings).fit(df, settings.data.target, budget=budget)
 
 
-def load(directory: str | os.PathLike[str]) -> Model:
-    """Load a model saved with ``Model.save``; every file's hash is checked first.
+def load(source: str | os.PathLike[str], *, registry: str | None = None) -> Model:
+    """Load a model folder saved with ``Model.save``, or a registry reference such as
+    ``churn@production``; every file's hash is checked first.
 
     Example:
         >>> model = mlwright.load("models/churn")
+        >>> model = mlwright.load("churn@production")
     """
-    return Model.load(directory)
+    path, _ = locate(source, registry=registry)
+    return Model.load(path)
+
+
+def registry(location: str | os.PathLike[str] | None = None) -> Registry:
+    """The model registry at ``location`` (a folder or a database URL; default
+    ``MLWRIGHT_REGISTRY`` or ``./mlwright-registry``).
+
+    Example:
+        >>> reg = mlwright.registry()
+        >>> reg.promote("churn", 3, "production", reason="better on March data")
+    """
+    return open_registry(location)
+
+
+def register(
+    model_dir: str | os.PathLike[str],
+    name: str,
+    *,
+    registry: str | None = None,
+    alias: str | None = None,
+    reason: str | None = None,
+    parent: int | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Store a saved model folder as the next version of ``name`` in the registry.
+
+    Example:
+        >>> v = mlwright.register("models/churn", "churn", alias="staging")
+        >>> v.version
+        1
+    """
+    reg = open_registry(registry)
+    try:
+        return reg.register(model_dir, name, alias=alias, reason=reason, parent=parent, actor=actor)
+    finally:
+        reg.close()
+
+
+def locate(
+    source: str | os.PathLike[str], *, registry: str | None = None
+) -> tuple[Path, ModelVersion | None]:
+    """The model folder ``source`` names: a folder as given, or a registry reference resolved.
+
+    A path that exists is a folder; otherwise ``NAME@ALIAS`` / ``NAME@VERSION`` is looked up.
+    """
+    path = Path(source)
+    text = str(source)
+    if path.exists() or "@" not in text:
+        return path, None
+    reg = open_registry(registry)
+    try:
+        found = reg.resolve(text)
+    finally:
+        reg.close()
+    return found.path, found
 
 
 def profile(

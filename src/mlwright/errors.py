@@ -9,7 +9,9 @@ Every error says what happened, what was expected and what to do::
     ├── ConfigError(ValueError)            invalid settings, project file or argument combination
     ├── NotTrainedError(AttributeError)    a Model used before train() or load()
     ├── BudgetExceeded(RuntimeError)       the time limit ran out before any model finished
-    └── ArtifactError(ValueError)          a saved model is missing, tampered with or truncated
+    ├── ArtifactError(ValueError)          a saved model is missing, tampered with or truncated
+    └── RegistryError                      a model reference does not resolve, or a registry
+        └── RegistryConflict               write lost a race (e.g. an alias moved meanwhile)
 
 Each class has a stable ``code`` that later maps to an HTTP status and a docs anchor.
 ``MlwrightWarning`` is the category of every warning mlwright emits.
@@ -25,6 +27,8 @@ __all__ = [
     "MlwrightError",
     "MlwrightWarning",
     "NotTrainedError",
+    "RegistryConflict",
+    "RegistryError",
     "SchemaMismatch",
     "SourceError",
 ]
@@ -84,6 +88,20 @@ class ArtifactError(MlwrightError, ValueError):
 
     code = "artifact_error"
     http_status = 500
+
+
+class RegistryError(MlwrightError):
+    """A model reference does not resolve, or the registry cannot be opened or written."""
+
+    code = "registry_error"
+    http_status = 404
+
+
+class RegistryConflict(RegistryError):
+    """A registry write lost a race: an alias moved or a version changed since it was read."""
+
+    code = "registry_conflict"
+    http_status = 409
 
 
 class MlwrightWarning(UserWarning):

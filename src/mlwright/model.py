@@ -35,7 +35,6 @@ from mlwright.search.budget import TimeBudget
 from mlwright.settings import Settings
 from mlwright.tasks.tabular.compact import CompactReport, compact_predictor
 from mlwright.tasks.tabular.predictor import TabularPredictor
-from mlwright.tasks.tabular.trainer import TabularTrainer
 
 __all__ = ["Model", "Prediction"]
 
@@ -86,6 +85,9 @@ class Model:
     # -- training ------------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame, target: str, *, budget: TimeBudget | None = None) -> Model:
         """Infer the schema, set bad rows aside, train within the time limit; returns self."""
+        # the search (and optuna) is for training only: loading and serving never import it
+        from mlwright.tasks.tabular.trainer import TabularTrainer
+
         cfg = self.settings.training
         budget = budget or TimeBudget(cfg.time_limit)
         weight = self.settings.data.weight
@@ -303,6 +305,15 @@ class Model:
             for i, label in enumerate(self.classes_):
                 frame[f"proba_{label}"] = raw[:, i]
         return Prediction(frame, conformed.rejects, list(conformed.warnings))
+
+    def score_features(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and raw output (class probabilities, or values) for rows already conformed.
+
+        The serving fast path: ``features`` is ``conform(...).features`` or equal to it.
+        """
+        self._check_fitted()
+        raw = self.predictor_.predict(features)
+        return self._labels(raw), raw
 
     def _labels(self, raw: np.ndarray) -> np.ndarray:
         if self.task_ == "regression":

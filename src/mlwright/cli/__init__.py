@@ -11,6 +11,9 @@ import click
 import typer
 
 from mlwright.cli import data as data_cmds
+from mlwright.cli import deploy as deploy_cmds
+from mlwright.cli import registry as registry_cmds
+from mlwright.cli import serving as serving_cmds
 from mlwright.cli import training as training_cmds
 from mlwright.errors import MlwrightError
 from mlwright.progress import stderr_console
@@ -35,6 +38,9 @@ def _root(
 
 training_cmds.register(app)
 data_cmds.register(app)
+serving_cmds.register(app)
+deploy_cmds.register(app)
+registry_cmds.register(app)
 
 _EXIT_ERROR = 1
 _EXIT_INTERNAL = 3

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.text import Text
 
 from mlwright.api import load, read_data, resolve_settings, train
+from mlwright.api import register as register_model
 from mlwright.cli.output import emit
-from mlwright.data.schema import Role
+from mlwright.deploy import score_file
 from mlwright.errors import ConfigError
 from mlwright.progress import stderr_console
 
@@ -58,6 +58,14 @@ def train_cmd(
     weight: str = typer.Option(None, "--weight", help="Column holding each row's weight."),
     class_weight: str = typer.Option(
         None, "--class-weight", help="'balanced': a rare class counts as much as a common one."
+    ),
+    register_as: str = typer.Option(
+        None, "--register", help="Also register the saved model under this name."
+    ),
+    registry: str = typer.Option(
+        None,
+        "--registry",
+        help="Registry folder or URL for --register (default: ./mlwright-registry).",
     ),
     project: Path = typer.Option(None, "--project", help=PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -114,7 +122,12 @@ def train_cmd(
         "suspects": info["suspects"],
         "warnings": info["warnings"],
         "compaction": info.get("compaction"),
+        "registered": None,
     }
+    registered = None
+    if register_as is not None:
+        registered = register_model(saved, register_as, registry=registry, reason="trained")
+        document["registered"] = registered.to_dict()
     notes = []
     for col in model.schema_.dropped:
         notes.append(f"dropped '{col.name}' ({col.role.value}): {col.reason}")
@@ -134,6 +147,8 @@ def train_cmd(
         f"\n{model.task_} · {info['rows_used']} rows · {model.metric_} · "
         f"{info['fit_seconds']:.1f}s of {info['time_limit']:g}s",
     )
+    if registered is not None:
+        summary.append(f"\nRegistered as {registered.ref}", style="bold green")
     emit(
         as_json,
         document,
@@ -166,13 +181,17 @@ def evaluate_cmd(
 
 
 def predict_cmd(
-    model_dir: Path = typer.Argument(..., help="Folder of a saved model."),
+    model_ref: str = typer.Argument(
+        ...,
+        metavar="MODEL",
+        help="Folder of a saved model, or a registry reference NAME@ALIAS / NAME@VERSION.",
+    ),
     data: str = typer.Argument(..., help=DATA_HELP),
     output: Path = typer.Option(
         None,
         "--output",
         "-o",
-        help="Write predictions here (.csv, .parquet, .jsonl); default: CSV on stdout.",
+        help="Write predictions here (.csv, .tsv, .parquet, .jsonl); default: CSV on stdout.",
     ),
     rejects: Path = typer.Option(
         None,
@@ -181,53 +200,47 @@ def predict_cmd(
         "(default: next to --output, or ./mlwright-rejects.csv).",
     ),
     query: str = typer.Option(None, "--query", "-q", help="SELECT to run when DATA is a URL."),
+    chunk_size: int = typer.Option(
+        None, "--chunk-size", min=1, help="Rows read and scored at a time [data.chunk_size]."
+    ),
+    registry: str = typer.Option(
+        None, "--registry", help="Registry URL or folder for NAME@ALIAS [MLWRIGHT_REGISTRY]."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
-    """Predict DATA with a saved model; rows that cannot be scored go to a rejects file.
+    """Predict DATA with a saved model, streamed in chunks; unscorable rows go to a rejects file.
+
+    Memory stays bounded by --chunk-size however big DATA is. Output and rejects are written
+    to temporary files and renamed when every row is done, so an interrupted run leaves no
+    partial file behind.
 
     Example:
         mlwright predict models/churn examples/telco_churn/test.csv -o scored.csv
+        mlwright predict churn@production big.parquet -o scored.parquet --chunk-size 100000
     """
     if output is None and as_json:
         raise ConfigError("--json prints a summary on stdout, so predictions need -o FILE.")
-    model = load(model_dir)
-    settings = resolve_settings(model.settings, data={"query": query})
-    df = read_data(data, settings=settings)
-    result = model.score(df)
-    ids = [c.name for c in model.schema_.columns if c.role is Role.IDENTIFIER and c.name in df]
-    frame = result.frame
-    if ids:
-        frame = pd.concat([df.loc[frame.index, ids], frame], axis=1)
-    frame.insert(0, "row", [df.index.get_loc(i) for i in frame.index])
-    if output is None:
-        frame.to_csv(sys.stdout, index=False)
-    else:
-        _write_table(frame, output)
-    rejects_path = None
-    if len(result.rejects):
-        rejects_path = rejects or (
-            output.with_name(output.stem + ".rejects.csv")
-            if output
-            else Path("mlwright-rejects.csv")
-        )
-        result.rejects.to_csv(rejects_path, index=False)
-    document = {
-        "rows": len(df),
-        "scored": len(result.frame),
-        "rejected": len(result.rejects),
-        "output": str(output) if output else "stdout",
-        "rejects_file": str(rejects_path) if rejects_path else None,
-        "warnings": result.warnings,
-    }
-    line = f"scored {len(result.frame)} of {len(df)} rows"
+    model = load(model_ref, registry=registry)
+    settings = resolve_settings(model.settings, data={"query": query, "chunk_size": chunk_size})
+    summary = score_file(
+        model,
+        data,
+        output if output is not None else sys.stdout,
+        rejects=rejects,
+        query=settings.data.query,
+        settings=settings.data,
+        progress=settings.progress,
+    )
+    if as_json:
+        emit(True, summary.to_dict())
+        return
+    line = f"scored {summary.scored} of {summary.rows} rows"
     if output:
         line += f" → {output}"
-    if rejects_path:
-        line += f"; {len(result.rejects)} set aside with reasons → {rejects_path}"
-    if as_json:
-        emit(True, document)
-    else:
-        stderr_console().print(line, highlight=False, soft_wrap=True)
+    if summary.rejects_file:
+        line += f"; {summary.rejected} set aside with reasons → {summary.rejects_file}"
+    line += f" ({summary.rows_per_second:,.0f} rows/s)"
+    stderr_console().print(line, highlight=False, soft_wrap=True)
 
 
 def compact_cmd(
@@ -259,19 +272,3 @@ def compact_cmd(
         small.compaction_.to_rich(),
         Text.assemble(("Compact model saved to ", "bold"), (str(saved), "bold green")),
     )
-
-
-def _write_table(frame: pd.DataFrame, path: Path) -> None:
-    suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        frame.to_json(path, orient="records", lines=True)
-    elif suffix in (".csv", ".tsv", ".txt"):
-        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
-    else:
-        raise ConfigError(
-            f"cannot write predictions as '{suffix or path.name}'; use a .csv, .tsv, .parquet "
-            "or .jsonl file name."
-        )

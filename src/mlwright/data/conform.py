@@ -26,7 +26,14 @@ from mlwright.data.values import (
 )
 from mlwright.errors import DataError, MlwrightWarning, SchemaMismatch
 
-__all__ = ["Conformed", "Converted", "conform", "conform_target", "convert_column"]
+__all__ = [
+    "Conformed",
+    "Converted",
+    "conform",
+    "conform_target",
+    "convert_column",
+    "describe_value",
+]
 
 
 @dataclass
@@ -133,7 +140,8 @@ def _number_problem(value: object) -> str:
     return "is not a finite number" if np.isinf(number) else "is not a number"
 
 
-def _describe(value: object, problem: str) -> str:
+def describe_value(value: object, problem: str) -> str:
+    """A raw value and what is wrong with it, for a reject reason (``'abc' is not a number``)."""
     if isinstance(value, np.generic):
         value = value.item()
     shown = repr(value.strip()) if isinstance(value, str) else repr(value)
@@ -235,7 +243,7 @@ def conform(
         raw = df.iloc[:, position[col.name]]
         for row in np.flatnonzero(converted.failed):
             reasons[int(row)].append(
-                f"column '{col.name}': {_describe(raw.iloc[row], converted.problem)}"
+                f"column '{col.name}': {describe_value(raw.iloc[row], converted.problem)}"
             )
 
     target: pd.Series | None = None
@@ -247,7 +255,7 @@ def conform(
             for row in np.flatnonzero(t_missing):
                 reasons[int(row)].append("target missing")
             for row in np.flatnonzero(t_failed):
-                value = _describe(raw_target.iloc[row], "is not a finite number")
+                value = describe_value(raw_target.iloc[row], "is not a finite number")
                 reasons[int(row)].append(f"target '{schema.target}': {value}")
     elif require_target:
         raise DataError(
@@ -265,7 +273,7 @@ def conform(
         raw_weight = df.iloc[:, position[weight]]
         weights = pd.to_numeric(raw_weight, errors="coerce").to_numpy(dtype=float)
         for row in np.flatnonzero(~np.isfinite(weights) | (weights < 0)):
-            value = _describe(raw_weight.iloc[row], "is not a non-negative number")
+            value = describe_value(raw_weight.iloc[row], "is not a non-negative number")
             reasons[int(row)].append(f"weight '{weight}': {value}")
 
     bad = np.zeros(n, dtype=bool)

@@ -20,21 +20,22 @@ import warnings
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any, cast
 
 import charset_normalizer
 import pandas as pd
 
-from mlwright.data.sql import check_url, read_sql
+from mlwright.data.sql import check_url, read_sql, stream_sql
 from mlwright.errors import ConfigError, DataError, MlwrightWarning, SourceError
 from mlwright.progress import progress_bar
 from mlwright.settings import DataSettings
 
-__all__ = ["SUPPORTED_EXTENSIONS", "read_data"]
+__all__ = ["SUPPORTED_EXTENSIONS", "DataStream", "read_data", "stream_data"]
 
 # extension -> format read
 _FORMATS = {
@@ -169,6 +170,112 @@ def read_data(
     return _read_file(Path(source), settings, progress)
 
 
+class DataStream:
+    """A data source read chunk by chunk, so that memory stays bounded by the chunk size.
+
+    Iterate once for DataFrames of at most ``chunk_size`` rows with string column names;
+    ``total_rows`` is known up front for Parquet (None otherwise) and ``fraction_read()`` says how
+    far through the source the reader is (by bytes for text files), when that is known. Use it as
+    a context manager, so that the file or the database transaction closes even on errors.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        chunks: Generator[pd.DataFrame, None, None],
+        *,
+        total_rows: int | None = None,
+        fraction: Callable[[], float | None] | None = None,
+    ) -> None:
+        self.name = name
+        self.total_rows = total_rows
+        self._chunks = chunks
+        self._fraction = fraction
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return self._chunks
+
+    def fraction_read(self) -> float | None:
+        """Share of the source read so far (0 to 1), or None when it cannot be known."""
+        return None if self._fraction is None else self._fraction()
+
+    def close(self) -> None:
+        """Close the file or end the database transaction; safe to call twice."""
+        self._chunks.close()
+
+    def __enter__(self) -> DataStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def stream_data(
+    source: str | os.PathLike[str],
+    *,
+    query: str | None = None,
+    settings: DataSettings | None = None,
+) -> DataStream:
+    """Read a data file or a SQL query in chunks of ``settings.chunk_size`` rows.
+
+    Accepts what :func:`read_data` accepts except DataFrames, with the same checks and the same
+    values: Parquet through ``iter_batches``, delimited text and JSON Lines through pandas'
+    chunked readers, SQL through a server-side cursor. A JSON array or an Excel workbook cannot
+    be read in parts; they are read whole and handed out in chunks.
+
+    Parameters
+    ----------
+    source:
+        A path to a data file, or a database URL with ``query``.
+    query:
+        The SELECT to run when ``source`` is a database URL; ignored for files.
+    settings:
+        ``chunk_size`` and ``sql_timeout`` come from here; defaults to ``DataSettings()``.
+
+    Returns
+    -------
+    A :class:`DataStream`; the file is checked now, its rows are read as it is iterated.
+
+    Example:
+        >>> with stream_data("examples/telco_churn/test.csv") as stream:
+        ...     rows = sum(len(chunk) for chunk in stream)
+    """
+    settings = settings if settings is not None else DataSettings()
+    if isinstance(source, str) and "://" in source:
+        url = check_url(source)
+        shown = url.render_as_string(hide_password=True)
+        if not query:
+            raise ConfigError(
+                f"database source '{shown}' needs a query; expected a SELECT that returns the "
+                "rows. Pass --query on the command line, query= in Python, or set [data] query "
+                "in mlwright.toml."
+            )
+        chunks = stream_sql(source, query, settings=settings)
+        return DataStream(f"query on {url.host or Path(str(url.database)).name}", _sql(chunks))
+    if not isinstance(source, str | os.PathLike):
+        raise ConfigError(
+            f"cannot stream data from a {type(source).__name__}; expected a file path or a "
+            "database URL. Pass one of these."
+        )
+    return _stream_file(Path(source), settings)
+
+
+def _sql(chunks: Iterator[pd.DataFrame]) -> Generator[pd.DataFrame, None, None]:
+    try:
+        for chunk in chunks:
+            if len(chunk):
+                yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
 def _with_checked_columns(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     names = [c if isinstance(c, str) else str(c) for c in frame.columns]
     _check_duplicates(names, what, "Rename the columns so that each name is used once.")
@@ -190,6 +297,16 @@ def _check_duplicates(names: Sequence[str], what: str, fix: str) -> None:
 
 
 def _read_file(path: Path, settings: DataSettings, progress: bool | None) -> pd.DataFrame:
+    kind, size = _checked_kind(path)
+    if kind.format == "parquet":
+        return _read_parquet(path, settings, progress)
+    if kind.format == "xlsx":
+        return _read_excel(path, progress)
+    return _read_text(path, kind, size, settings, progress)
+
+
+def _checked_kind(path: Path) -> tuple[_FileKind, int]:
+    """The file's kind from its extension, checked against its first bytes, and its size."""
     name = path.name
     try:
         size = path.stat().st_size
@@ -224,11 +341,7 @@ def _read_file(path: Path, settings: DataSettings, progress: bool | None) -> pd.
             _mismatch(name, path, actual, kind.format)
     elif actual != outer:
         _mismatch(name, path, actual or _text_or_binary(head), outer)
-    if kind.format == "parquet":
-        return _read_parquet(path, settings, progress)
-    if kind.format == "xlsx":
-        return _read_excel(path, progress)
-    return _read_text(path, kind, size, settings, progress)
+    return kind, size
 
 
 def _kind_from_extension(path: Path) -> _FileKind:
@@ -293,6 +406,92 @@ def _mismatch(name: str, path: Path, actual: str, expected: str) -> None:
         f"{_KIND_NAMES.get(actual, actual)}; expected {_EXPECTED.get(expected, expected)}. "
         "Check that this is the right file, or rename it to match its content."
     )
+
+
+def _stream_file(path: Path, settings: DataSettings) -> DataStream:
+    kind, size = _checked_kind(path)
+    if kind.format == "parquet":
+        return _stream_parquet(path, settings.chunk_size)
+    if kind.format == "xlsx":
+        return _slices(path.name, _read_excel(path, False), settings.chunk_size)
+    plan = _text_plan(path, kind)
+    if plan.is_array:
+        return _slices(path.name, _read_json_array(path, kind, plan.encoding), settings.chunk_size)
+    position = [0]
+    chunks = _stream_text(path, kind, plan, settings.chunk_size, position)
+    return DataStream(path.name, chunks, fraction=lambda: min(1.0, position[0] / size))
+
+
+def _slices(name: str, frame: pd.DataFrame, chunk_size: int) -> DataStream:
+    def chunks() -> Generator[pd.DataFrame, None, None]:
+        for start in range(0, len(frame), chunk_size):
+            yield frame.iloc[start : start + chunk_size].reset_index(drop=True)
+
+    return DataStream(name, chunks(), total_rows=len(frame))
+
+
+def _stream_text(
+    path: Path, kind: _FileKind, plan: _TextPlan, chunk_size: int, position: list[int]
+) -> Generator[pd.DataFrame, None, None]:
+    """Yield the chunks of a text file; ``position[0]`` follows the bytes read from disk."""
+    reader = _csv_chunks if plan.format == "text" else _jsonl_chunks
+    rows = 0
+    try:
+        with _open_stream(path, kind.compression) as (stream, raw):
+            wrapper = io.TextIOWrapper(stream, encoding=plan.encoding, newline="")
+            for chunk in reader(wrapper, plan.sample, path, chunk_size):
+                position[0] = raw.tell()
+                if len(chunk) == 0:
+                    continue
+                chunk.columns = pd.Index([str(c) for c in chunk.columns], dtype=object)
+                rows += len(chunk)
+                yield chunk
+    except UnicodeDecodeError as exc:
+        # already-yielded rows cannot be read again in another encoding, as read_data does
+        raise SourceError(
+            f"file '{path.name}' is not valid {plan.encoding} text after row {rows} "
+            f"({exc.reason}); expected one text encoding for the whole file. Re-save it as UTF-8."
+        ) from None
+    except _CORRUPT as exc:
+        raise _corrupt(path.name, kind, exc) from None
+    if rows == 0:
+        raise DataError(
+            f"file '{path.name}' has a header but no data rows; expected at least one data row. "
+            "Check that the file was fully written."
+        )
+
+
+def _stream_parquet(path: Path, chunk_size: int) -> DataStream:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def unreadable(exc: BaseException) -> SourceError:
+        return SourceError(
+            f"cannot read Parquet file '{path.name}': {_first_line(exc)}; expected a complete, "
+            "valid Parquet file. Re-export it, or check that it was fully copied."
+        )
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise unreadable(exc) from None
+    names = list(pf.schema_arrow.names)
+    _check_duplicates(names, f"file '{path.name}'", "Rewrite the file with unique names.")
+    total = int(pf.metadata.num_rows)
+    _check_rows(pd.DataFrame(columns=names, index=range(min(total, 1))), path.name)
+
+    def chunks() -> Generator[pd.DataFrame, None, None]:
+        try:
+            for batch in pf.iter_batches(batch_size=chunk_size):
+                frame: pd.DataFrame = batch.to_pandas()
+                frame.columns = pd.Index([str(c) for c in frame.columns], dtype=object)
+                yield frame
+        except (pa.ArrowException, OSError) as exc:
+            raise unreadable(exc) from None
+        finally:
+            pf.close()
+
+    return DataStream(path.name, chunks(), total_rows=total)
 
 
 # --- parquet and excel ---------------------------------------------------------------------------
@@ -429,9 +628,45 @@ def _zstd_reader(raw: IO[bytes], path: Path) -> IO[bytes]:
 _CORRUPT = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
 
 
+@dataclass(frozen=True)
+class _TextPlan:
+    """How to read a text file: its format, its encoding and a decoded sample of its start."""
+
+    format: str  # text, jsonl or json
+    encoding: str
+    sample: str
+    is_array: bool  # a JSON array of records, which is read whole
+
+
 def _read_text(
     path: Path, kind: _FileKind, size: int, settings: DataSettings, progress: bool | None
 ) -> pd.DataFrame:
+    name = path.name
+    plan = _text_plan(path, kind)
+    encoding, text, fmt = plan.encoding, plan.sample, plan.format
+    if plan.is_array:
+        return _read_json_array(path, kind, encoding)
+    try:
+        try:
+            frame = _read_chunks(path, kind, size, encoding, text, fmt, settings, progress)
+        except UnicodeDecodeError:
+            if encoding != "utf-8":
+                raise
+            # the sample was UTF-8 but a later part is not: guess from where it breaks
+            encoding = _encoding_of_later_part(path, kind, fmt)
+            frame = _read_chunks(path, kind, size, encoding, text, fmt, settings, progress)
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"file '{name}' is not valid {encoding} text throughout ({exc.reason}); expected one "
+            "text encoding for the whole file. Re-save it as UTF-8."
+        ) from None
+    except _CORRUPT as exc:
+        raise _corrupt(name, kind, exc) from None
+    return _check_rows(frame, name)
+
+
+def _text_plan(path: Path, kind: _FileKind) -> _TextPlan:
+    """Check a text file's start (format inside archives, emptiness) and detect its encoding."""
     name = path.name
     try:
         with _open_stream(path, kind.compression) as (stream, _):
@@ -456,25 +691,7 @@ def _read_text(
         raise DataError(f"file '{name}' is empty; expected a header line and at least one data row")
     encoding = _detect_encoding(sample, name, fmt)
     text = _decode_sample(sample, encoding, complete)
-    if fmt == "json" and text.lstrip().startswith("["):
-        return _read_json_array(path, kind, encoding)
-    try:
-        try:
-            frame = _read_chunks(path, kind, size, encoding, text, fmt, settings, progress)
-        except UnicodeDecodeError:
-            if encoding != "utf-8":
-                raise
-            # the sample was UTF-8 but a later part is not: guess from where it breaks
-            encoding = _encoding_of_later_part(path, kind, fmt)
-            frame = _read_chunks(path, kind, size, encoding, text, fmt, settings, progress)
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"file '{name}' is not valid {encoding} text throughout ({exc.reason}); expected one "
-            "text encoding for the whole file. Re-save it as UTF-8."
-        ) from None
-    except _CORRUPT as exc:
-        raise _corrupt(name, kind, exc) from None
-    return _check_rows(frame, name)
+    return _TextPlan(fmt, encoding, text, fmt == "json" and text.lstrip().startswith("["))
 
 
 def _read_chunks(

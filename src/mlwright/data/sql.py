@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import math
 import re
 import sqlite3
 import threading
@@ -27,7 +28,7 @@ from mlwright.errors import ConfigError, DataError, SourceError
 from mlwright.progress import progress_bar
 from mlwright.settings import DataSettings
 
-__all__ = ["SUPPORTED_DIALECTS", "check_url", "read_sql"]
+__all__ = ["SUPPORTED_DIALECTS", "check_url", "read_sql", "stream_sql"]
 
 SUPPORTED_DIALECTS: tuple[str, ...] = ("postgresql", "mysql", "mariadb", "sqlite", "duckdb")
 
@@ -184,6 +185,41 @@ def read_sql(
         engine.dispose()
 
 
+def stream_sql(
+    url: str, query: str, *, settings: DataSettings | None = None
+) -> Iterator[pd.DataFrame]:
+    """Run one read-only SELECT and yield its rows in chunks, never holding the whole result.
+
+    PostgreSQL and MySQL/MariaDB read through a server-side cursor; ``sql_timeout`` limits each
+    fetch of ``chunk_size`` rows, not the time the caller spends between fetches. The URL and
+    the query are checked at once; the connection opens on the first chunk and closes when the
+    iterator is exhausted or closed.
+
+    Parameters
+    ----------
+    url:
+        A database URL accepted by :func:`check_url`.
+    query:
+        A single read statement (SELECT, WITH ... SELECT, VALUES, ...).
+    settings:
+        ``sql_timeout`` (seconds per fetch) and ``chunk_size`` (rows per chunk).
+
+    Returns
+    -------
+    A generator of DataFrames with the database types; an empty result yields one empty frame
+    with the result's columns.
+
+    Example:
+        >>> for chunk in stream_sql("sqlite:///shop.sqlite", "select * from orders"):
+        ...     print(len(chunk))
+    """
+    settings = settings if settings is not None else DataSettings()
+    parsed = check_url(url)
+    dialect = parsed.get_backend_name()
+    _check_query(query, dialect)
+    return _stream(_engine(parsed, dialect), parsed, dialect, query, settings)
+
+
 # --- the query text ------------------------------------------------------------------------------
 
 
@@ -312,9 +348,23 @@ def _engine(url: sa.URL, dialect: str) -> sa.Engine:
 
 @dataclass
 class _Guard:
-    """Set by the SQLite and DuckDB watchdogs when they stop a query for taking too long."""
+    """The deadline the SQLite and DuckDB watchdogs enforce, and whether they stopped a query.
+
+    A streamed query restarts the deadline before each fetch and pauses it while the caller
+    works on a chunk, so that ``sql_timeout`` limits the database's time, not the caller's.
+    """
 
     timed_out: bool = False
+    deadline: float = math.inf
+
+    def start(self, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+
+    def pause(self) -> None:
+        self.deadline = math.inf
+
+    def late(self) -> bool:
+        return time.monotonic() > self.deadline
 
 
 def _query_frame(
@@ -348,6 +398,7 @@ def _query_frame(
 @contextmanager
 def _read_only(conn: sa.Connection, dialect: str, timeout: float, guard: _Guard) -> Iterator[None]:
     """Make the open transaction read-only and time-limited, per dialect."""
+    guard.start(timeout)
     if dialect == "postgresql":
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(timeout * 1000))}")
@@ -365,10 +416,9 @@ def _read_only(conn: sa.Connection, dialect: str, timeout: float, guard: _Guard)
     elif dialect == "sqlite":
         raw: Any = conn.connection.dbapi_connection
         raw.execute("PRAGMA query_only = ON")
-        deadline = time.monotonic() + timeout
 
         def stop_when_late() -> int:
-            guard.timed_out = time.monotonic() > deadline
+            guard.timed_out = guard.late()
             return int(guard.timed_out)
 
         raw.set_progress_handler(stop_when_late, 10_000)
@@ -378,18 +428,21 @@ def _read_only(conn: sa.Connection, dialect: str, timeout: float, guard: _Guard)
             raw.set_progress_handler(None, 0)
     else:
         duck: Any = conn.connection.dbapi_connection
+        stop = threading.Event()
 
-        def interrupt() -> None:
-            guard.timed_out = True
-            duck.interrupt()
+        def interrupt_when_late() -> None:
+            while not stop.wait(0.05):
+                if guard.late():
+                    guard.timed_out = True
+                    duck.interrupt()
+                    return
 
-        timer = threading.Timer(timeout, interrupt)
-        timer.daemon = True
-        timer.start()
+        watchdog = threading.Thread(target=interrupt_when_late, daemon=True)
+        watchdog.start()
         try:
             yield
         finally:
-            timer.cancel()
+            stop.set()
 
 
 def _fetch(
@@ -410,6 +463,10 @@ def _fetch(
             "the query returned no rows; expected at least one training row. Check its WHERE "
             "clause and the table it reads, e.g. with `select count(*)` in your database tool."
         )
+    return _checked_columns(frame)
+
+
+def _checked_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame.columns = pd.Index([str(c) for c in frame.columns], dtype=object)
     dups = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
     if dups:
@@ -418,6 +475,43 @@ def _fetch(
             "name once. Give the columns distinct names with AS in the SELECT."
         )
     return frame
+
+
+def _stream(
+    engine: sa.Engine, url: sa.URL, dialect: str, query: str, settings: DataSettings
+) -> Iterator[pd.DataFrame]:
+    """Yield the result in chunks from one read-only transaction; closing the generator ends it."""
+    try:
+        try:
+            conn = engine.connect()
+        except Exception as exc:  # the driver's own error types differ per dialect
+            raise _connect_error(url, dialect, exc) from None
+        guard = _Guard()
+        with conn:
+            transaction = conn.begin()
+            try:
+                with _read_only(conn, dialect, settings.sql_timeout, guard):
+                    if conn.dialect.supports_server_side_cursors:
+                        conn = conn.execution_options(
+                            stream_results=True, max_row_buffer=settings.chunk_size
+                        )
+                    chunks = pd.read_sql_query(query, conn, chunksize=settings.chunk_size)
+                    while True:
+                        guard.start(settings.sql_timeout)
+                        chunk = next(chunks, None)
+                        guard.pause()  # the caller's work on a chunk is not the query's time
+                        if chunk is None:
+                            break
+                        yield _checked_columns(chunk)
+            except (SourceError, DataError):
+                raise
+            except Exception as exc:  # classified below; the driver's types differ per dialect
+                raise _query_error(exc, dialect, guard, settings.sql_timeout) from None
+            finally:
+                with contextlib.suppress(Exception):  # a broken connection must not hide the cause
+                    transaction.rollback()
+    finally:
+        engine.dispose()
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import importlib.util
 from mlwright.models.base import Learner
 from mlwright.models.forest import ExtraTreesLearner, RandomForestLearner
 from mlwright.models.knn import KNNLearner
-from mlwright.models.lightgbm import LightGBMLearner
 from mlwright.models.linear import LinearLearner
 from mlwright.models.mlp import MLPLearner
 
@@ -29,9 +28,10 @@ def _optional(package: str, class_name: str) -> list[type[Learner]]:
 _LEARNERS: list[type[Learner]] = [
     ExtraTreesLearner,
     KNNLearner,
-    LightGBMLearner,
     LinearLearner,
     RandomForestLearner,
+    # a dependency, but optional here: an image serving a model without it need not install it
+    *_optional("lightgbm", "LightGBMLearner"),
     *_optional("xgboost", "XGBoostLearner"),
     *_optional("catboost", "CatBoostLearner"),
     *([MLPLearner] if importlib.util.find_spec("torch") else []),  # trains with the [nn] extra

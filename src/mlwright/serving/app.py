@@ -1,0 +1,469 @@
+"""create_app: the FastAPI model server.
+
+Routes and their access policies (``ROUTE_POLICIES`` is the one place they are declared; the
+app refuses to build if a route lacks one):
+
+=======================  =========  ==========================================================
+route                    policy     what
+=======================  =========  ==========================================================
+GET  /health             public     liveness, the model served, the last reload failure
+GET  /ready              public     200 once a model is loaded, 503 before
+POST /predict            predict    score rows (JSON, CSV or Parquet)
+GET  /metadata           predict    input schema, model name/version, task, classes, metrics
+GET  /openapi.json       predict    this API, with the model's own input columns
+GET  /metrics            admin      Prometheus metrics
+POST /reload             admin      check the source for a new version now
+=======================  =========  ==========================================================
+
+The metadata and the OpenAPI document need a ``predict`` key because they reveal the model's
+inputs; metrics need ``admin`` because they reveal traffic (give the scraper an admin key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from mlwright.errors import MlwrightError
+from mlwright.serving.auth import Access
+from mlwright.serving.batcher import MicroBatcher
+from mlwright.serving.config import ServingConfig
+from mlwright.serving.holder import ModelHolder
+from mlwright.serving.metrics import CONTENT_TYPE, ServingMetrics
+from mlwright.serving.middleware import Guard, Instrument, request_id_of
+from mlwright.serving.openapi import predict_request_body, predict_response_schema
+from mlwright.serving.payload import body_kind, read_body, read_csv, read_parquet
+from mlwright.serving.predlog import NullPredictionLogger, PredictionLogger, PredictionRecord
+from mlwright.serving.problems import ApiError, error_body
+from mlwright.serving.rows import RowBatch
+from mlwright.serving.scoring import LoadedModel, Scored
+from mlwright.serving.sources import ModelSource
+
+__all__ = ["ROUTE_POLICIES", "create_app"]
+
+log = logging.getLogger("mlwright.serving")
+
+ROUTE_POLICIES: Mapping[tuple[str, str], Access] = {
+    ("GET", "/health"): Access.PUBLIC,
+    ("GET", "/ready"): Access.PUBLIC,
+    ("POST", "/predict"): Access.PREDICT,
+    ("GET", "/metadata"): Access.PREDICT,
+    ("GET", "/openapi.json"): Access.PREDICT,
+    ("HEAD", "/openapi.json"): Access.PREDICT,
+    ("GET", "/metrics"): Access.ADMIN,
+    ("POST", "/reload"): Access.ADMIN,
+}
+
+_ERRORS = {
+    401: "no or unknown API key",
+    403: "the key lacks the scope needed",
+    413: "body over the size limit",
+    415: "unsupported Content-Type",
+    422: "rows that do not match the input schema (one message per field)",
+    503: "no model loaded yet, or the server is at capacity (retry after Retry-After)",
+}
+
+
+def _json(document: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _model_ref(loaded: LoadedModel) -> dict[str, Any]:
+    return {"name": loaded.ref.name, "version": loaded.ref.version}
+
+
+class _Server:
+    """What the routes share: the model holder, the batcher, metrics and settings."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        config: ServingConfig,
+        metrics: ServingMetrics,
+        prediction_logger: PredictionLogger,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.prediction_logger = prediction_logger
+        self.holder = ModelHolder(source, metrics, poll_interval=config.poll_interval)
+        self.batcher = MicroBatcher(
+            max_batch_rows=config.max_batch_rows,
+            max_wait_s=config.batch_wait_ms / 1000,
+            max_in_flight=config.max_in_flight,
+            max_queued_rows=config.max_queued_rows,
+            on_batch=metrics.batch_rows.observe,
+        )
+        self.started = time.time()
+
+    def loaded(self) -> LoadedModel:
+        loaded = self.holder.current
+        if loaded is None:
+            failure = self.holder.last_failure
+            why = f" The last attempt failed: {failure.error}" if failure else ""
+            raise ApiError(
+                503,
+                "not_ready",
+                f"no model is loaded yet (source: {self.holder.source.description}).{why}",
+                expected="a loaded model (GET /ready answers 200 once there is one)",
+                hint="Retry in a few seconds; if it persists, check GET /health for the failure.",
+                headers={"Retry-After": "2"},
+            )
+        return loaded
+
+    # -- routes ------------------------------------------------------------------------------
+    async def health(self) -> Response:
+        loaded = self.holder.current
+        failure = self.holder.last_failure
+        model = None
+        if loaded is not None:
+            model = {**_model_ref(loaded), "digest": loaded.ref.digest}
+        return _json(
+            {
+                "status": "ok",
+                "ready": loaded is not None,
+                "model": model,
+                "last_reload_failure": None if failure is None else failure.to_dict(),
+                "uptime_s": round(time.time() - self.started, 3),
+            }
+        )
+
+    async def ready(self) -> Response:
+        loaded = self.loaded()
+        return _json({"ready": True, "model": _model_ref(loaded)})
+
+    async def metadata(self) -> Response:
+        loaded = self.loaded()
+        model = loaded.model
+        evaluation = model.cv_evaluation_.to_dict()
+        columns = [
+            {
+                **col.to_dict(),
+                "required": rule.required,
+                "accepts": rule.expected,
+            }
+            for col, rule in ((r.column, r) for r in loaded.validator.rules.values())
+        ]
+        return _json(
+            {
+                "model": {
+                    **_model_ref(loaded),
+                    "digest": loaded.ref.digest,
+                    "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(loaded.loaded_at)),
+                    "members": model.predictor_.member_names,
+                },
+                "task": model.task_,
+                "target": model.info_["target"],
+                "classes": model.classes_,
+                "threshold": model.threshold_,
+                "metric": model.metric_,
+                "metrics": {m["name"]: m.get("value") for m in evaluation["metrics"]},
+                "cv_evaluation": evaluation,
+                "input_schema": {"features": model.schema_.feature_names, "columns": columns},
+                "training": {
+                    k: model.info_.get(k) for k in ("rows", "rows_used", "rows_rejected", "seed")
+                },
+            }
+        )
+
+    async def metrics_text(self) -> Response:
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    async def reload(self) -> Response:
+        swapped = await run_in_threadpool(self.holder.refresh, force=True)
+        loaded = self.holder.current
+        failure = self.holder.last_failure
+        return _json(
+            {
+                "reloaded": swapped,
+                "model": None if loaded is None else _model_ref(loaded),
+                "last_reload_failure": None if failure is None else failure.to_dict(),
+            }
+        )
+
+    async def predict(self, request: Request) -> Response:
+        rid = request_id_of(request.scope)
+        kind = body_kind(request.headers.get("content-type"))
+        body = await read_body(request, self.config.max_body_bytes)
+        loaded = self.loaded()
+        batch = await self._parse(kind, body, loaded)
+        try:
+            scored = await asyncio.wait_for(
+                self.batcher.submit(loaded, batch), self.config.request_timeout
+            )
+        except TimeoutError:
+            raise ApiError(
+                503,
+                "timeout",
+                f"the rows were not scored within {self.config.request_timeout:g} s.",
+                expected="a server with spare capacity",
+                hint="Retry later or send fewer rows per request.",
+                headers={"Retry-After": "1"},
+            ) from None
+        except ApiError:
+            raise
+        except MlwrightError as exc:
+            raise ApiError(
+                exc.http_status,
+                exc.code,
+                str(exc),
+                expected="rows the model can score",
+                hint="Fix the input as the message says.",
+            ) from None
+        document = self._answer(rid, loaded, scored)
+        self.metrics.rows_predicted.inc(batch.n_rows - len(scored.reasons))
+        if scored.reasons:
+            self.metrics.rows_rejected.inc(len(scored.reasons))
+        self._log(rid, loaded, batch, document)
+        return _json(document)
+
+    async def _parse(self, kind: str, body: bytes, loaded: LoadedModel) -> RowBatch:
+        if kind == "json":
+            return loaded.validator.parse_json(body)
+        if kind == "csv":
+            frame = await run_in_threadpool(read_csv, body)
+        else:
+            frame = await run_in_threadpool(read_parquet, body)
+        return loaded.validator.check_frame(frame, f"{kind.upper()} body")
+
+    def _answer(self, rid: str, loaded: LoadedModel, scored: Scored) -> dict[str, Any]:
+        n = len(scored.predictions)
+        document: dict[str, Any] = {"predictions": scored.predictions}
+        keys = loaded.class_keys
+        if keys is not None and scored.probabilities is not None:
+            document["probabilities"] = [
+                None if p is None else dict(zip(keys, p, strict=True)) for p in scored.probabilities
+            ]
+        document["rejects"] = [
+            {"row": row, "reason": reason} for row, reason in sorted(scored.reasons.items())
+        ]
+        document["model"] = _model_ref(loaded)
+        document["request_ids"] = [f"{rid}-{i}" for i in range(n)]
+        return document
+
+    def _log(
+        self, rid: str, loaded: LoadedModel, batch: RowBatch, document: dict[str, Any]
+    ) -> None:
+        """THE hook: every answered predict request goes to the prediction logger here."""
+        record = PredictionRecord(
+            request_id=rid,
+            timestamp=time.time(),
+            model_name=loaded.ref.name,
+            model_version=loaded.ref.version,
+            model_digest=loaded.ref.digest,
+            inputs=batch.inputs,
+            outputs=document,
+        )
+        try:
+            self.prediction_logger.log(record)
+        except Exception:  # a logging failure must not fail the prediction
+            log.exception("the prediction logger failed for request %s", rid)
+
+    # -- OpenAPI -----------------------------------------------------------------------------
+    def openapi(self, app: FastAPI) -> dict[str, Any]:
+        loaded = self.holder.current
+        key = None if loaded is None else loaded.ref.digest
+        cached = getattr(self, "_openapi", None)
+        if cached is not None and cached[0] == key:
+            document: dict[str, Any] = cached[1]
+            return document
+        title = "mlwright model server"
+        if loaded is not None:
+            version = "" if loaded.ref.version is None else f" v{loaded.ref.version}"
+            title = f"{loaded.ref.name}{version} ({loaded.model.task_}) — mlwright"
+        document = get_openapi(
+            title=title,
+            version="1",
+            description=__doc__ or "",
+            routes=app.routes,
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        operation = document["paths"]["/predict"]["post"]
+        if loaded is not None:
+            body, components = predict_request_body(loaded.model.schema_)
+            operation["requestBody"] = body
+            schemas.update(components)
+        response, components = predict_response_schema()
+        schemas.update(components)
+        operation["responses"] = {
+            "200": {
+                "description": "One prediction per row; rows that cannot be scored are in rejects.",
+                "content": {"application/json": {"schema": response}},
+            },
+            **{str(code): {"description": text} for code, text in _ERRORS.items()},
+        }
+        if self.config.keys is not None:
+            document["components"]["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            for (method, path), access in ROUTE_POLICIES.items():
+                op = document["paths"].get(path, {}).get(method.lower())
+                if op is not None and access is not Access.PUBLIC:
+                    op["security"] = [{"bearer": []}]
+        self._openapi = (key, document)
+        return document
+
+
+def create_app(
+    source: ModelSource,
+    config: ServingConfig | None = None,
+    *,
+    prediction_logger: PredictionLogger | None = None,
+) -> FastAPI:
+    """The model server for ``source``, as an ASGI app (run it with ``serve`` or uvicorn).
+
+    Parameters
+    ----------
+    source:
+        Where the model comes from (``FolderSource`` or ``RegistrySource``).
+    config:
+        Limits, batching and authentication; ``ServingConfig()`` has no keys (no-auth).
+    prediction_logger:
+        Receives every answered predict request (default: drops them).
+
+    Returns
+    -------
+    The app; the model loads in the background once it starts (``/ready`` says when).
+
+    Example:
+        >>> app = create_app(FolderSource("models/churn"), ServingConfig(keys=keys))
+    """
+    config = config or ServingConfig()
+    metrics = ServingMetrics()
+    server = _Server(source, config, metrics, prediction_logger or NullPredictionLogger())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        server.batcher.start()
+        server.holder.start()
+        try:
+            yield
+        finally:
+            server.holder.stop()
+            await server.batcher.stop()
+
+    app = FastAPI(
+        title="mlwright model server",
+        # no Swagger page: FastAPI's loads its scripts from a CDN, and nothing here may
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    app.add_api_route("/health", server.health, methods=["GET"], summary="Liveness")
+    app.add_api_route("/ready", server.ready, methods=["GET"], summary="Readiness")
+    app.add_api_route("/predict", server.predict, methods=["POST"], summary="Score rows")
+    app.add_api_route("/metadata", server.metadata, methods=["GET"], summary="The model")
+    app.add_api_route("/metrics", server.metrics_text, methods=["GET"], summary="Prometheus")
+    app.add_api_route("/reload", server.reload, methods=["POST"], summary="Check for a new model")
+    app.openapi = lambda: server.openapi(app)  # type: ignore[method-assign]
+    _add_error_handlers(app, metrics)
+    _check_policies(app)
+    paths = frozenset(path for _, path in ROUTE_POLICIES)
+    app.add_middleware(Guard, policies=ROUTE_POLICIES, keys=config.keys, metrics=metrics)
+    app.add_middleware(Instrument, metrics=metrics, routes=paths)
+    return app
+
+
+def route_methods(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers."""
+    out = []
+    for route in app.routes:
+        methods = getattr(route, "methods", None) or set()
+        path = getattr(route, "path", "")
+        out += [(method, path) for method in sorted(methods)]
+    return out
+
+
+def _check_policies(app: FastAPI) -> None:
+    missing = [f"{m} {p}" for m, p in route_methods(app) if (m, p) not in ROUTE_POLICIES]
+    if missing:
+        raise RuntimeError(
+            f"route(s) {missing} have no access policy; add them to ROUTE_POLICIES in "
+            "mlwright/serving/app.py."
+        )
+
+
+def _route_label(path: str) -> str:
+    return path if any(path == p for _, p in ROUTE_POLICIES) else "other"
+
+
+def _add_error_handlers(app: FastAPI, metrics: ServingMetrics) -> None:
+    def respond(request: Request, error: ApiError) -> Response:
+        metrics.errors.labels(_route_label(request.url.path), error.code).inc()
+        return Response(
+            error.body(request_id_of(request.scope)),
+            status_code=error.status,
+            media_type="application/json",
+            headers=error.headers,
+        )
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return respond(request, exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            error = ApiError(
+                404,
+                "not_found",
+                f"there is no route {request.url.path}.",
+                expected="one of /predict, /metadata, /health, /ready, /metrics, /reload, "
+                "/openapi.json",
+                hint="See /openapi.json for the routes.",
+            )
+        elif exc.status_code == 405:
+            error = ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed on {request.url.path}.",
+                expected=f"one of {exc.headers.get('Allow', '') if exc.headers else ''}",
+                hint="Use the method the route documents in /openapi.json.",
+                headers=dict(exc.headers or {}),
+            )
+        else:
+            error = ApiError(
+                exc.status_code, "http_error", str(exc.detail), headers=dict(exc.headers or {})
+            )
+        return respond(request, error)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        return respond(
+            request,
+            ApiError(422, "validation_error", str(exc), hint="See /openapi.json."),
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s", request.url.path, exc_info=exc)
+        rid = request_id_of(request.scope)
+        metrics.errors.labels(_route_label(request.url.path), "internal_error").inc()
+        body = error_body(
+            "internal_error",
+            f"the server failed: {type(exc).__name__}.",
+            expected="the request to be handled",
+            hint=f"Report it with the request id {rid}; the server log has the traceback.",
+            request_id=rid,
+        )
+        return Response(body, status_code=500, media_type="application/json")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,79 @@
+"""The JSON fast path gives exactly what conform gives: typed values, kept rows, reasons."""
+
+from __future__ import annotations
+
+import random
+import warnings
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mlwright.data.conform import conform
+from mlwright.data.schema import ColumnSchema, Role, Schema
+from mlwright.serving.features import typed_features
+
+POOLS: dict[str, list[Any]] = {
+    "amount": [1, 0, 2.5, -3, None, 1e300, 10**20, "12", "1,234", "$5", "abc", " 7 ", "", "NA"],
+    "flag": [True, False, 0, 1, 2, 1.0, 0.0, "Yes", "no", "YES", " yes", "maybe", "", "NA", "?",
+             None, "1", "0", "t", "On", "1.0"],
+    "plan": ["Basic", "Pro", " Pro", "", "NA", "none", None, "unknown", "x y", "Ünï"],
+    "code": ["A1", 5, 5.0, None, "7", True],
+    "when": ["2024-01-02", "02/01/2024", "not a date", "", None, "2024-13-45"],
+}  # fmt: skip
+
+SCHEMA = Schema(
+    columns=[
+        ColumnSchema("id", Role.IDENTIFIER, "str"),
+        ColumnSchema("amount", Role.NUMERIC, "float64", parse="number"),
+        ColumnSchema("flag", Role.BOOLEAN, "str", parse="bool", true_values=["Yes"]),
+        ColumnSchema("plan", Role.CATEGORICAL, "str"),
+        ColumnSchema("code", Role.CATEGORICAL, "int64"),
+        ColumnSchema("when", Role.DATETIME, "str", parse="datetime"),
+        ColumnSchema("y", Role.TARGET, "str"),
+    ],
+    target="y",
+)
+
+
+def _columns(rng: random.Random, n: int, pools: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {name: [rng.choice(pool) for _ in range(n)] for name, pool in pools.items()}
+
+
+def _assert_same(columns: dict[str, list[Any]], schema: Schema, n: int) -> None:
+    typed = typed_features(columns, schema, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = conform(pd.DataFrame(columns), schema)
+    assert typed.keep.tolist() == expected.row_positions.tolist()
+    pd.testing.assert_frame_equal(typed.features, expected.features, check_index_type=False)
+    reasons = dict(zip(expected.rejects["_row"], expected.rejects["_reason"], strict=True))
+    assert typed.reasons == reasons
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mixed_values_match_conform(seed: int):
+    rng = random.Random(seed)
+    n = rng.choice([1, 2, 5, 17])
+    _assert_same(_columns(rng, n, POOLS), SCHEMA, n)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_clean_values_match_conform(seed: int):
+    """The values the fast path handles without falling back."""
+    rng = random.Random(seed)
+    clean = {
+        "amount": [1, 0, 2.5, -3, None, 10**20],
+        "flag": [True, False, 0, 1, "Yes", "no", "NA", None, "t"],
+        "plan": ["Basic", "Pro", "", "NA", None, "x y"],
+        "code": ["A1", None, "7"],
+        "when": ["2024-01-02", None],
+    }
+    n = rng.choice([1, 3, 8])
+    _assert_same(_columns(rng, n, clean), SCHEMA, n)
+
+
+def test_session_model_rows_match(trained, test_rows):
+    columns = {name: test_rows[name].astype(object).where(test_rows[name].notna(), None).tolist()
+               for name in trained.schema_.feature_names}  # fmt: skip
+    _assert_same(columns, trained.schema_, len(test_rows))
