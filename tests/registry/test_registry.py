@@ -200,3 +200,12 @@ def test_open_registry_refuses_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(mlwright.ConfigError, match="is a file"):
         open_registry(tmp_path / "file")
+
+
+def test_the_head_constant_names_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from mlwright.registry import database
+
+    script = ScriptDirectory(str(Path(database.__file__).with_name("migrations")))
+    assert script.get_current_head() == database.HEAD

@@ -14,7 +14,8 @@ from mlwright.data.schema import ColumnSchema, Role, Schema
 from mlwright.serving.features import typed_features
 
 POOLS: dict[str, list[Any]] = {
-    "amount": [1, 0, 2.5, -3, None, 1e300, 10**20, "12", "1,234", "$5", "abc", " 7 ", "", "NA"],
+    "amount": [1, 0, 2.5, -3, None, 1e300, 10**20, "12", "689.35", "-4.0", "007", "1,234", "$5"]
+    + ["abc", " 7 ", "", "NA"],
     "flag": [True, False, 0, 1, 2, 1.0, 0.0, "Yes", "no", "YES", " yes", "maybe", "", "NA", "?",
              None, "1", "0", "t", "On", "1.0"],
     "plan": ["Basic", "Pro", " Pro", "", "NA", "none", None, "unknown", "x y", "Ünï"],

@@ -12,7 +12,6 @@ import pandas as pd
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from sklearn.metrics import roc_auc_score
 
 from mlwright.data.conform import Converted, conform_target, convert_column
 from mlwright.data.inference import detect_task, infer_schema
@@ -358,6 +357,8 @@ def _score(
     bins: np.ndarray, y: np.ndarray, task: str, k: int, folds: np.ndarray, x: np.ndarray | None
 ) -> float:
     """Cross-validated ROC AUC (classification) or R² (regression) of one bucketed column."""
+    from sklearn.metrics import roc_auc_score  # profiling only: serving never imports it
+
     if task == "regression":
         pred = _oof_regression(bins, y, folds, x)
         total = float(((y - y.mean()) ** 2).sum())

@@ -276,6 +276,9 @@ RUN useradd --system --uid 10001 --no-create-home mlwright
 USER mlwright
 
 EXPOSE {_PORT}
+# ready once the model is loaded (the image has Python, not curl)
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \\
+    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:{_PORT}/ready')"]
 # API keys come from the environment at run time: docker run -e MLWRIGHT_API_KEYS=...
 CMD ["mlwright", "serve", "/model", "--host", "0.0.0.0", "--port", "{_PORT}"]
 """

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from mlwright.evaluation.metrics import get_metric
 
@@ -109,6 +108,8 @@ def fit_temperature(
     y = np.asarray(y, dtype=np.int64)
     proba = np.asarray(proba, dtype=float)
     before = _log_loss(y, proba, sample_weight)
+    from scipy.optimize import minimize_scalar  # fitting only
+
     result = minimize_scalar(
         lambda log_t: _log_loss(y, apply_temperature(proba, float(np.exp(log_t))), sample_weight),
         bounds=(np.log(_LOWEST), np.log(_HIGHEST)),

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 from mlwright.errors import ConfigError, DataError
 from mlwright.evaluation.bootstrap import _resamples
@@ -291,6 +290,8 @@ def corrected_resampled_t(
     se = math.sqrt((1 / folds + n_test / n_train) * float(d.var(ddof=1)))
     if se > 0:
         t_stat = mean / se
+        from scipy import stats
+
         p_value = float(2 * stats.t.sf(abs(t_stat), folds - 1))
         margin = float(stats.t.ppf(1 - alpha / 2, folds - 1)) * se
     else:  # every fold gave the same difference: certain if nonzero, nothing if zero

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from mlwright.errors import ConfigError, DataError, MlwrightWarning
 
@@ -34,6 +33,8 @@ def make_folds(
     >>> len(folds), len(folds[0][1])
     (5, 4)
     """
+    from sklearn.model_selection import KFold, StratifiedKFold  # training only
+
     y = np.asarray(y).ravel()
     if n_folds < 2:
         raise ConfigError(f"n_folds must be at least 2, got {n_folds}. Pass e.g. folds=5.")
@@ -94,6 +95,8 @@ def holdout_split(
     >>> len(fit), len(held)
     (8, 2)
     """
+    from sklearn.model_selection import train_test_split  # training only
+
     idx = np.asarray(idx).ravel()
     y = np.asarray(y).ravel()
     if not 0 < fraction < 1:

@@ -24,7 +24,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from mlwright.data.schema import Role, Schema
 
@@ -37,8 +36,10 @@ _MIN_CATEGORY_COUNT = {"tree": 2, "linear": 5, "dense": 10}
 _TEXT_FEATURES = 2**18
 
 
-def _hasher() -> HashingVectorizer:
+def _hasher() -> Any:
     # stateless: its "fit" stores nothing, so only the IDF weights need saving
+    from sklearn.feature_extraction.text import HashingVectorizer  # only for text columns
+
     return HashingVectorizer(
         n_features=_TEXT_FEATURES,
         ngram_range=(1, 2),

@@ -7,8 +7,11 @@ and predicts probabilities of shape ``(n, n_classes)`` for classification or val
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self, TypeAlias
 
@@ -17,11 +20,41 @@ import scipy.sparse as sp
 
 from mlwright.search.space import SearchSpace
 
-__all__ = ["PLATEAU_WINDOW", "SMALL_BATCH", "Learner", "Matrix", "TaskName", "plateaued"]
+__all__ = [
+    "PLATEAU_WINDOW",
+    "SMALL_BATCH",
+    "Learner",
+    "Matrix",
+    "TaskName",
+    "hidden_sklearn",
+    "plateaued",
+]
 
 SMALL_BATCH = 10_000  # rows below which a learner predicts on one thread
 
 TaskName = Literal["binary", "multiclass", "regression"]
+
+
+@contextlib.contextmanager
+def hidden_sklearn() -> Iterator[None]:
+    """Import a boosting library without letting it import scikit-learn.
+
+    LightGBM, XGBoost and CatBoost import scikit-learn, when installed, only to offer their own
+    scikit-learn wrapper classes, which mlwright does not use. A serving process would pay
+    about 55 MB and half a second for them; hiding scikit-learn while the library is first
+    imported avoids that, and scikit-learn stays importable afterwards.
+    """
+    if "sklearn" in sys.modules:
+        yield
+        return
+    sys.modules["sklearn"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if "sklearn" in sys.modules and sys.modules["sklearn"] is None:
+            del sys.modules["sklearn"]
+
+
 Matrix: TypeAlias = np.ndarray | sp.csr_matrix
 
 

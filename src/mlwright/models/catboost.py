@@ -7,13 +7,15 @@ import time
 from pathlib import Path
 from typing import Any, Self
 
-import catboost as cb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mlwright.models.base import Learner, Matrix, TaskName, plateaued
+from mlwright.models.base import Learner, Matrix, TaskName, hidden_sklearn, plateaued
 from mlwright.search.space import Categorical, Float, Int, SearchSpace
+
+with hidden_sklearn():
+    import catboost as cb  # noqa: E402
 
 __all__ = ["CatBoostLearner"]
 

@@ -10,12 +10,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
 
 from mlwright.models.base import Learner, Matrix, TaskName
 from mlwright.models.tree_arrays import export_trees, load_trees, predict_trees, save_trees
@@ -47,8 +41,9 @@ class _ForestLearner(Learner):
 
     input_kind = "tree"
     out_of_bag = True
-    _classifier: ClassVar[type[RandomForestClassifier | ExtraTreesClassifier]]
-    _regressor: ClassVar[type[RandomForestRegressor | ExtraTreesRegressor]]
+    # scikit-learn estimator names, imported when fitting: predicting needs only the node arrays
+    _classifier: ClassVar[str]
+    _regressor: ClassVar[str]
     # core-seconds per (sample x log2(samples) x features tried) to grow one tree
     _cost_per_unit: ClassVar[float]
 
@@ -125,6 +120,8 @@ class _ForestLearner(Learner):
         return self.oob_
 
     def _make_forest(self) -> Any:
+        from sklearn import ensemble
+
         kwargs: dict[str, Any] = {
             "max_leaf_nodes": _MAX_LEAF_NODES,
             "bootstrap": True,
@@ -135,8 +132,8 @@ class _ForestLearner(Learner):
         }
         kwargs.update({k: self.params[k] for k in _SKLEARN_PARAMS if k in self.params})
         if self.task == "regression":
-            return self._regressor(**kwargs)
-        return self._classifier(**kwargs)
+            return getattr(ensemble, self._regressor)(**kwargs)
+        return getattr(ensemble, self._classifier)(**kwargs)
 
     def _grow(
         self,
@@ -226,8 +223,8 @@ class RandomForestLearner(_ForestLearner):
 
     name = "random_forest"
     priority = 40
-    _classifier = RandomForestClassifier
-    _regressor = RandomForestRegressor
+    _classifier = "RandomForestClassifier"
+    _regressor = "RandomForestRegressor"
     _cost_per_unit = 1.5e-7
 
 
@@ -237,8 +234,8 @@ class ExtraTreesLearner(_ForestLearner):
 
     name = "extra_trees"
     priority = 45
-    _classifier = ExtraTreesClassifier
-    _regressor = ExtraTreesRegressor
+    _classifier = "ExtraTreesClassifier"
+    _regressor = "ExtraTreesRegressor"
     _cost_per_unit = 2e-8
 
 

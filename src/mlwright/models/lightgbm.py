@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 from typing import Any, Self
 
-import lightgbm as lgb
 import numpy as np
 
-from mlwright.models.base import Learner, Matrix, TaskName, plateaued
+from mlwright.models.base import Learner, Matrix, TaskName, hidden_sklearn, plateaued
 from mlwright.search.space import Categorical, Float, Int, SearchSpace
+
+with hidden_sklearn():
+    import lightgbm as lgb  # noqa: E402
 
 __all__ = ["LightGBMLearner"]
 

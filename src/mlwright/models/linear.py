@@ -9,8 +9,6 @@ from typing import Any, Self
 
 import numpy as np
 from scipy.special import expit, softmax
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, Ridge
 
 from mlwright.models.base import Learner, Matrix, TaskName
 from mlwright.search.space import Float, SearchSpace
@@ -60,6 +58,10 @@ class LinearLearner(Learner):
         deadline: float | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> Self:
+        # training only: a loaded model predicts from its coefficients with NumPy
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression, Ridge
+
         C = float(self.params.get("C", 1.0))
         if self.task == "regression":
             self.y_mean_ = float(np.average(y, weights=sample_weight))

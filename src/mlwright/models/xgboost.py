@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-import xgboost as xgb
 
-from mlwright.models.base import Learner, Matrix, TaskName, plateaued
+from mlwright.models.base import Learner, Matrix, TaskName, hidden_sklearn, plateaued
 from mlwright.search.space import Categorical, Float, Int, SearchSpace
+
+with hidden_sklearn():
+    import xgboost as xgb  # noqa: E402
 
 __all__ = ["XGBoostLearner"]
 

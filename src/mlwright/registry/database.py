@@ -15,16 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from mlwright.errors import RegistryError
 
-__all__ = ["connect_engine", "migrate", "write_transaction"]
+__all__ = ["HEAD", "connect_engine", "migrate", "write_transaction"]
+
+# the newest migration in migrations/versions (a test checks they agree); a registry already at
+# HEAD is opened without importing Alembic, which a serving process does not otherwise need
+HEAD = "0001"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_KEY = 0x6D6C7772  # "mlwr": the PostgreSQL advisory lock taken while migrating
@@ -82,29 +82,29 @@ def _redact(url: str) -> str:
     return url
 
 
-def _alembic_config(conn: Connection) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    config.attributes["connection"] = conn
-    return config
-
-
 def _current(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found is None else str(found)
 
 
 def migrate(engine: Engine, lock_file: Path | None) -> None:
     """Bring the schema to the newest migration, unless it is there already."""
-    head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
     try:
         with engine.connect() as conn:
-            if _current(conn) == head:
+            if _current(conn) == HEAD:
                 return
         with _migration_lock(engine, lock_file), engine.connect() as conn:
-            current = _current(conn)
-            if current == head:
+            if _current(conn) == HEAD:
                 return
-            command.upgrade(_alembic_config(conn), "head")
+            from alembic import command
+            from alembic.config import Config
+
+            config = Config()
+            config.set_main_option("script_location", str(_MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
             if conn.in_transaction():
                 conn.commit()
     except SQLAlchemyError as exc:

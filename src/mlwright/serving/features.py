@@ -11,6 +11,7 @@ result and the reject reasons are always exactly those of ``conform(pd.DataFrame
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -39,10 +40,23 @@ class _Fallback(Exception):
     """This column needs conform's full converter."""
 
 
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def _number(v: Any) -> Any:
+    if v is None:
+        return math.nan
+    if type(v) is str:
+        # plain decimal text ("689.35", as CSV-fed clients send it) is what conform makes of it;
+        # anything else ("1,234", "$5", " 5", "abc") goes to conform's parser and its reasons
+        if not _PLAIN_NUMBER.fullmatch(v):
+            raise _Fallback
+        return float(v)
+    return v
+
+
 def _numbers(values: list[Any]) -> np.ndarray:
-    if any(type(v) is str for v in values):
-        raise _Fallback  # numeric text ("1,234", "$5", "abc"): conform's parser
-    out = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    out = np.array([_number(v) for v in values], dtype=np.float64)
     if not np.isfinite(out[~np.isnan(out)]).all():
         raise _Fallback
     return out
