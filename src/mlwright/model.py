@@ -21,7 +21,13 @@ from mlwright.data.fingerprint import fingerprint
 from mlwright.data.inference import detect_task, infer_schema
 from mlwright.data.profile import profile_data
 from mlwright.data.schema import Schema
-from mlwright.errors import ConfigError, DataError, MlwrightWarning, NotTrainedError
+from mlwright.errors import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    MlwrightWarning,
+    NotTrainedError,
+)
 from mlwright.evaluation import (
     Evaluation,
     Leaderboard,
@@ -30,6 +36,7 @@ from mlwright.evaluation import (
     evaluate_predictions,
     get_metric,
 )
+from mlwright.monitoring import MonitorReport, ReferenceProfile, build_reference, monitor
 from mlwright.progress import progress_bar
 from mlwright.search.budget import TimeBudget
 from mlwright.settings import Settings
@@ -149,6 +156,7 @@ class Model:
             )
         self.predictor_ = predictor
         self._decide(y)
+        self.reference_: ReferenceProfile | None = self._reference(conformed, y)
         self.training_rejects_ = conformed.rejects
         self.info_: dict[str, Any] = {
             "target": target,
@@ -187,6 +195,28 @@ class Model:
             n_boot=200,
             seed=self.settings.training.seed,
             costs=self._costs(),
+        )
+
+    def _reference(self, conformed: Conformed, y: np.ndarray) -> ReferenceProfile:
+        """The monitoring reference: training rows plus out-of-fold scores (or, without them,
+        the model's scores on a sample of training rows)."""
+        scores, labels = self.predictor_.oof, y
+        features = conformed.features
+        if scores is None:
+            rng = np.random.default_rng(self.settings.training.seed)
+            rows = np.sort(rng.choice(len(y), size=min(len(y), 5000), replace=False))
+            features, labels = features.iloc[rows], y[rows]
+            scores = self.predictor_.predict(features)
+        return build_reference(
+            features,
+            self.schema_,
+            task=self.task_,
+            classes=self.classes_,
+            threshold=self.threshold_,
+            scores=scores,
+            labels=labels,
+            rows_rejected=len(conformed.rejects),
+            seed=self.settings.training.seed,
         )
 
     def compact(self, data: pd.DataFrame, *, max_latency_ms: float | None = None) -> Model:
@@ -361,6 +391,38 @@ class Model:
             costs=self._costs(),
         )
 
+    def monitor(self, df: pd.DataFrame, *, alpha: float = 0.01) -> MonitorReport:
+        """Judge a window of production rows against the training data: drift, data quality and
+        performance (realized where ``df`` holds the target, estimated where it does not).
+
+        ``report.status`` is "ok", "warning" or "alert"; ``report.reasons`` says why, and
+        ``report.to_dict()`` is the JSON of ``mlwright monitor --json``. A window where nothing
+        changed is reported as anything but "ok" with probability at most ``alpha``.
+
+        Example:
+            >>> report = model.monitor(last_week_df)
+            >>> report.status, report.reasons
+        """
+        self._check_fitted()
+        if self.reference_ is None:
+            raise ArtifactError(
+                "this model has no monitoring reference (it was saved by an older mlwright); "
+                "retrain it with this version to monitor it."
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlwrightWarning)
+            conformed = conform(df, self.schema_)
+        raw = self.predictor_.predict(conformed.features) if len(conformed.features) else None
+        return monitor(
+            self.reference_,
+            conformed.features,
+            raw,
+            conformed.target,
+            rows_rejected=len(conformed.rejects),
+            alpha=alpha,
+            seed=int(self.info_["seed"]),
+        )
+
     def _costs(self) -> tuple[float, float] | None:
         costs = self.settings.costs
         return (costs.fp, costs.fn) if costs is not None and self.task_ == "binary" else None
@@ -385,6 +447,9 @@ class Model:
         def write(tmp: Path) -> dict[str, Any]:
             if len(self.training_rejects_):
                 self.training_rejects_.astype(str).to_csv(tmp / "training_rejects.csv", index=False)
+            reference = getattr(self, "reference_", None)
+            if reference is not None:
+                reference.write(tmp / "reference")
             return {"predictor": self.predictor_.save(tmp / "candidates")}
 
         manifest = {
@@ -420,6 +485,9 @@ class Model:
         model.cv_evaluation_ = Evaluation.from_dict(manifest["cv_evaluation"])
         model.info_ = manifest["training"]
         model.training_rejects_ = pd.DataFrame()
+        # older artifacts have no reference; load it only when the manifest vouches for it
+        listed = "reference/profile.json" in manifest["files"]
+        model.reference_ = ReferenceProfile.read(root / "reference") if listed else None
         return model
 
     def __repr__(self) -> str:
