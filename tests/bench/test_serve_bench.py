@@ -75,9 +75,10 @@ def test_targets_pass_and_fail() -> None:
     data = {
         "runs": runs,
         "servers": {"mlwright": {"model_mb": 2.0, "peak_rss_mb": 400.0, "ready_s": 1.0}},
-        "batch": {"rows": 1000, "raw_s": 1.0, "api_s": 1.2, "cli_s": 2.0},
+        "batch": {"rows": 1000, "raw_s": 1.0, "api_s": 1.2, "stream_s": 2.0, "cli_s": 3.0},
     }
     lines = serve.targets(data)
     failed = [line for line in lines if "[FAIL]" in line]
     assert len([line for line in lines if "[PASS]" in line]) == 8
-    assert [("mlwright predict" in f) or ("memory" in f) for f in failed] == [True, True]
+    # the batch scorer is judged; the CLI's wall time (start-up included) is only shown
+    assert [("batch scoring" in f) or ("memory" in f) for f in failed] == [True, True]
