@@ -12,14 +12,13 @@ import os
 import random
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mlwright.artifact import read_verified
 from mlwright.registry import open_registry
-from tests.registry.test_registry import fake_model, pg_schema_url
+from tests.registry.conftest import fake_model
 
 pytestmark = pytest.mark.slow
 
@@ -53,17 +52,6 @@ def _forever(location: str, scratch: str, seed: int) -> None:
     _worker(location, scratch, 3600.0, os.devnull, seed)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def location(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "registry")
-        return
-    monkeypatch.setenv("MLWRIGHT_ARTIFACT_STORE", str(tmp_path / "store"))
-    yield from pg_schema_url()
-
-
 def _check_consistent(location: str) -> tuple[list[int], list[dict[str, object]]]:
     """Invariants that must hold whatever happened; returns versions and production moves."""
     reg = open_registry(location)
@@ -89,7 +77,10 @@ def _check_consistent(location: str) -> tuple[list[int], list[dict[str, object]]
         reg.close()
 
 
-def test_sixteen_processes_registering_and_promoting(location: str, tmp_path: Path) -> None:
+def test_sixteen_processes_registering_and_promoting(
+    registry_location: str, tmp_path: Path
+) -> None:
+    location = registry_location
     context = multiprocessing.get_context("fork")
     open_registry(location).close()  # migrate once, as a first `mlwright` command would
     logs = [tmp_path / f"w{i}.jsonl" for i in range(WORKERS)]

@@ -375,6 +375,17 @@ def _query_frame(
     settings: DataSettings,
     progress: bool | None,
 ) -> pd.DataFrame:
+    with _read_transaction(engine, url, dialect, settings) as (conn, _):
+        return _fetch(conn, query, settings.chunk_size, url, progress)
+
+
+@contextmanager
+def _read_transaction(
+    engine: sa.Engine, url: sa.URL, dialect: str, settings: DataSettings
+) -> Iterator[tuple[sa.Connection, _Guard]]:
+    """A read-only, time-limited transaction streaming results where the driver can; errors
+    inside it are classified (connection, timeout, refused write, bad SQL) and it always ends
+    with a rollback."""
     try:
         conn = engine.connect()
     except Exception as exc:  # the driver's own error types differ per dialect
@@ -384,7 +395,11 @@ def _query_frame(
         transaction = conn.begin()
         try:
             with _read_only(conn, dialect, settings.sql_timeout, guard):
-                frame = _fetch(conn, query, settings.chunk_size, url, progress)
+                if conn.dialect.supports_server_side_cursors:
+                    conn = conn.execution_options(
+                        stream_results=True, max_row_buffer=settings.chunk_size
+                    )
+                yield conn, guard
         except (SourceError, DataError):
             raise
         except Exception as exc:  # classified below; the driver's types differ per dialect
@@ -392,7 +407,6 @@ def _query_frame(
         finally:
             with contextlib.suppress(Exception):  # a broken connection must not hide the cause
                 transaction.rollback()
-    return frame
 
 
 @contextmanager
@@ -448,8 +462,6 @@ def _read_only(conn: sa.Connection, dialect: str, timeout: float, guard: _Guard)
 def _fetch(
     conn: sa.Connection, query: str, chunk_size: int, url: sa.URL, progress: bool | None
 ) -> pd.DataFrame:
-    if conn.dialect.supports_server_side_cursors:
-        conn = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
     where = url.host or Path(str(url.database)).name
     chunks: list[pd.DataFrame] = []
     with progress_bar(progress) as bar:
@@ -482,34 +494,15 @@ def _stream(
 ) -> Iterator[pd.DataFrame]:
     """Yield the result in chunks from one read-only transaction; closing the generator ends it."""
     try:
-        try:
-            conn = engine.connect()
-        except Exception as exc:  # the driver's own error types differ per dialect
-            raise _connect_error(url, dialect, exc) from None
-        guard = _Guard()
-        with conn:
-            transaction = conn.begin()
-            try:
-                with _read_only(conn, dialect, settings.sql_timeout, guard):
-                    if conn.dialect.supports_server_side_cursors:
-                        conn = conn.execution_options(
-                            stream_results=True, max_row_buffer=settings.chunk_size
-                        )
-                    chunks = pd.read_sql_query(query, conn, chunksize=settings.chunk_size)
-                    while True:
-                        guard.start(settings.sql_timeout)
-                        chunk = next(chunks, None)
-                        guard.pause()  # the caller's work on a chunk is not the query's time
-                        if chunk is None:
-                            break
-                        yield _checked_columns(chunk)
-            except (SourceError, DataError):
-                raise
-            except Exception as exc:  # classified below; the driver's types differ per dialect
-                raise _query_error(exc, dialect, guard, settings.sql_timeout) from None
-            finally:
-                with contextlib.suppress(Exception):  # a broken connection must not hide the cause
-                    transaction.rollback()
+        with _read_transaction(engine, url, dialect, settings) as (conn, guard):
+            chunks = pd.read_sql_query(query, conn, chunksize=settings.chunk_size)
+            while True:
+                guard.start(settings.sql_timeout)
+                chunk = next(chunks, None)
+                guard.pause()  # the caller's work on a chunk is not the query's time
+                if chunk is None:
+                    break
+                yield _checked_columns(chunk)
     finally:
         engine.dispose()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +71,7 @@ class NumericReference:
         return {**self._head(), "sample": [float(v) for v in self.sample]}
 
     def _head(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "role": self.role,
-            "rows": self.rows,
-            "missing": self.missing,
-            "edges": self.edges,
-            "counts": self.counts,
-            "minimum": self.minimum,
-            "maximum": self.maximum,
-            "median": self.median,
-            "discrete": self.discrete,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sample"}
 
 
 @dataclass
@@ -113,17 +101,7 @@ class CategoricalReference:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "role": self.role,
-            "rows": self.rows,
-            "missing": self.missing,
-            "categories": self.categories,
-            "counts": self.counts,
-            "seen": self.seen,
-            "singletons": self.singletons,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -139,14 +117,7 @@ class SkippedReference:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "role": self.role,
-            "rows": self.rows,
-            "missing": self.missing,
-            "reason": self.reason,
-        }
+        return asdict(self)
 
 
 FeatureReference = NumericReference | CategoricalReference | SkippedReference

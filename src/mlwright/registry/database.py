@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mlwright.errors import RegistryError
 
-__all__ = ["HEAD", "connect_engine", "migrate", "write_transaction"]
+__all__ = ["HEAD", "connect_engine", "migrate", "redact_url", "write_transaction"]
 
 # the newest migration in migrations/versions (a test checks they agree); a registry already at
 # HEAD is opened without importing Alembic, which a serving process does not otherwise need
@@ -46,7 +46,7 @@ def connect_engine(url: str) -> Engine:
             engine = create_engine(url, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise RegistryError(
-            f"cannot open the registry database {_redact(url)}: {exc}. Expected a folder path "
+            f"cannot open the registry database {redact_url(url)}: {exc}. Expected a folder path "
             "or a URL such as postgresql+psycopg://user@host/db (install mlwright[postgresql])."
         ) from None
     return engine
@@ -75,10 +75,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
+def redact_url(url: str) -> str:
+    """``url`` with its user and password replaced by ``***`` (other text unchanged)."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
         scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
 
 
@@ -109,7 +110,7 @@ def migrate(engine: Engine, lock_file: Path | None) -> None:
                 conn.commit()
     except SQLAlchemyError as exc:
         raise RegistryError(
-            f"cannot prepare the registry database {_redact(str(engine.url))}: {exc}. "
+            f"cannot prepare the registry database {redact_url(str(engine.url))}: {exc}. "
             "Check that the database is reachable and that this user may create tables."
         ) from None
 

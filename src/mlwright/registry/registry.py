@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from mlwright.artifact import read_verified
 from mlwright.errors import ConfigError, RegistryConflict, RegistryError
-from mlwright.registry.database import connect_engine, migrate, write_transaction
+from mlwright.registry.database import connect_engine, migrate, redact_url, write_transaction
 from mlwright.registry.store import ArtifactStore
 from mlwright.registry.tables import aliases, events, models, versions
 
@@ -172,13 +172,6 @@ def _actor(actor: str | None) -> str:
         return "unknown"
 
 
-def _redact_url(value: Any) -> Any:
-    if isinstance(value, str) and "://" in value and "@" in value.split("://", 1)[1]:
-        scheme, rest = value.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return value
-
-
 def lineage(manifest: dict[str, Any]) -> dict[str, Any]:
     """Source, metrics, parameters and code versions of a saved model, from its manifest."""
     settings = manifest.get("settings", {})
@@ -190,7 +183,7 @@ def lineage(manifest: dict[str, Any]) -> dict[str, Any]:
         "task": manifest.get("task"),
         "metric": manifest.get("metric"),
         "source": {
-            "source": _redact_url(data.get("source")),
+            "source": redact_url(source) if isinstance(source := data.get("source"), str) else None,
             "query": data.get("query"),
             "target": manifest.get("target"),
             "fingerprint": training.get("data_fingerprint"),
@@ -291,6 +284,7 @@ class Registry:
             self._event(
                 conn,
                 model_id,
+                name,
                 "register",
                 who,
                 version=number,
@@ -369,6 +363,7 @@ class Registry:
             return self._event(
                 conn,
                 model_id,
+                name,
                 "remove_alias",
                 who,
                 alias=alias,
@@ -417,7 +412,7 @@ class Registry:
                 .values(status=status)
             )
             action = "archive" if status == "archived" else "restore"
-            return self._event(conn, model_id, action, who, version=number, reason=reason)
+            return self._event(conn, model_id, name, action, who, version=number, reason=reason)
 
         return self._retrying(write)
 
@@ -672,6 +667,7 @@ class Registry:
         return self._event(
             conn,
             model_id,
+            name,
             "promote",
             who,
             version=number,
@@ -685,6 +681,7 @@ class Registry:
         self,
         conn: Connection,
         model_id: int,
+        name: str,
         action: str,
         actor: str,
         *,
@@ -709,7 +706,6 @@ class Registry:
                 details=details,
             )
         )
-        name = conn.execute(select(models.c.name).where(models.c.id == model_id)).scalar_one()
         return Event(now, actor, action, name, version, alias, previous_version, reason, details)
 
     def _version(self, name: str, row: Row[Any], held: tuple[str, ...]) -> ModelVersion:
