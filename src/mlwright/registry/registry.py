@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -28,6 +28,9 @@ from mlwright.errors import ConfigError, RegistryConflict, RegistryError
 from mlwright.registry.database import connect_engine, migrate, redact_url, write_transaction
 from mlwright.registry.store import ArtifactStore
 from mlwright.registry.tables import aliases, events, models, versions
+
+if TYPE_CHECKING:
+    from mlwright.registry.operations import Operations
 
 __all__ = [
     "DEFAULT_REGISTRY",
@@ -415,6 +418,48 @@ class Registry:
             return self._event(conn, model_id, name, action, who, version=number, reason=reason)
 
         return self._retrying(write)
+
+    def record(
+        self,
+        name: str,
+        action: str,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Event:
+        """Write one audit event for ``name`` (a retraining decision, an alert opened, ...)."""
+        if not re.match(r"^[a-z][a-z_]{0,39}$", action):
+            raise RegistryError(f"'{action[:50]}' is not a valid event action (lowercase words).")
+        who = _actor(actor)
+
+        def write(conn: Connection) -> Event:
+            model_id = self._model_id(conn, name)
+            return self._event(
+                conn,
+                model_id,
+                name,
+                action,
+                who,
+                version=version,
+                alias=alias,
+                reason=reason,
+                details=details,
+            )
+
+        return self._retrying(write)
+
+    @property
+    def operations(self) -> Operations:
+        """The prediction log, labels, monitoring results, alert states and locks."""
+        from mlwright.registry.operations import Operations
+
+        found = self.__dict__.get("_operations")
+        if found is None:
+            found = self.__dict__["_operations"] = Operations(self)
+        return found
 
     # -- reads ---------------------------------------------------------------------------------
     def resolve(self, ref: str) -> ModelVersion:

@@ -1,0 +1,139 @@
+"""The operations tables on SQLite and PostgreSQL: prediction log, labels, monitor runs, alerts,
+writer sessions and locks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from mlwright.registry import open_registry
+from mlwright.registry.operations import LoggedRow, PredictionLog
+from mlwright.registry.tables import log_sessions
+from tests.registry.conftest import fake_model
+
+
+@pytest.fixture
+def reg(registry_location: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    registry = open_registry(registry_location)
+    registry.register(fake_model(tmp_path / "m"), "churn")
+    yield registry
+    registry.close()
+
+
+def _rows(n: int, start: int = 0, at: datetime | None = None) -> list[LoggedRow]:
+    at = at or datetime.now(UTC)
+    return [
+        LoggedRow(f"r-{i}", at, {"tenure": i, "plan": "a" if i % 2 else "b"}, "Yes", [0.3, 0.7])
+        for i in range(start, start + n)
+    ]
+
+
+def test_log_read_label_and_purge(reg) -> None:  # type: ignore[no-untyped-def]
+    old = datetime.now(UTC) - timedelta(days=10)
+    with PredictionLog(reg, "churn", buffer_rows=7, flush_interval=0.05) as plog:
+        assert plog.submit(1, _rows(20))
+        assert plog.submit(1, lambda: _rows(5, start=20, at=old), n_rows=5)
+        assert plog.flush()
+    assert plog.stats()["written"] == 25
+    ops = reg.operations
+    window = ops.read("churn")
+    assert len(window) == 25
+    assert list(window.rows["request_id"][:5]) == [f"r-{i}" for i in range(20, 25)]
+    assert set(window.inputs.columns) == {"tenure", "plan"}
+    assert window.rows["probabilities"].iloc[0] == [0.3, 0.7]
+
+    result = ops.add_labels("churn", ["r-1", "r-2", "nope", None], ["No", "Yes", "No", "Yes"])
+    assert (result.received, result.stored, result.matched) == (4, 3, 2)
+    assert result.unmatched == ["nope"] and len(result.invalid) == 1
+    again = ops.add_labels("churn", ["r-1"], ["Yes"])  # a later label replaces the earlier
+    assert again.matched == 1
+    labelled = ops.read("churn", labelled_only=True)
+    assert dict(zip(labelled.rows["request_id"], labelled.rows["actual"], strict=True)) == {
+        "r-1": "Yes",
+        "r-2": "Yes",
+    }
+    assert ops.label_count("churn") == 2
+    recent = ops.read("churn", since=datetime.now(UTC) - timedelta(days=1))
+    assert len(recent) == 20
+    assert ops.purge("churn", datetime.now(UTC) - timedelta(days=1)) == 5
+    assert ops.count("churn") == 20
+
+
+def test_alert_opens_once_until_cleared(reg) -> None:  # type: ignore[no-untyped-def]
+    ops = reg.operations
+    assert ops.open_alert("churn", "drift", "Feature 'tenure' drifted", {"psi": 0.4})
+    assert not ops.open_alert("churn", "drift", "Feature 'tenure' drifted")
+    assert ops.alerts("churn")[0].state == "open"
+    assert ops.clear_alert("churn", "drift")
+    assert not ops.clear_alert("churn", "drift")
+    assert ops.open_alert("churn", "drift", "again")
+    actions = [e.action for e in reg.history("churn")]
+    assert actions.count("alert") == 2 and actions.count("alert_cleared") == 1
+
+
+def test_monitor_runs_are_stored(reg) -> None:  # type: ignore[no-untyped-def]
+    ops = reg.operations
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for day in range(3):
+        ops.save_monitor_run(
+            "churn",
+            version=1,
+            window_start=start + timedelta(days=day),
+            window_end=start + timedelta(days=day + 1),
+            status="ok" if day < 2 else "alert",
+            rows=100,
+            labelled=10,
+            flagged=0,
+            report={"status": "ok", "day": day},
+        )
+    runs = ops.monitor_runs("churn", since=start + timedelta(days=1))
+    assert [r["report"]["day"] for r in runs] == [1, 2]
+    assert runs[-1]["status"] == "alert"
+
+
+def test_one_lock_holder_at_a_time(reg) -> None:  # type: ignore[no-untyped-def]
+    ops = reg.operations
+    winners: list[str] = []
+
+    def grab(who: str) -> None:
+        if ops.acquire_lock("retrain:churn", who, ttl_s=30):
+            winners.append(who)
+
+    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    holder = ops.lock_holder("retrain:churn")
+    assert holder is not None and holder[0] == winners[0]
+    assert ops.acquire_lock("retrain:churn", winners[0], ttl_s=30)  # renewal
+    ops.release_lock("retrain:churn", winners[0])
+    assert ops.acquire_lock("retrain:churn", "other", ttl_s=0.2)
+    time.sleep(0.3)
+    assert ops.acquire_lock("retrain:churn", "late", ttl_s=30)  # the expired lease is taken
+
+
+def test_a_dead_writer_is_reported(reg) -> None:  # type: ignore[no-untyped-def]
+    first = PredictionLog(reg, "churn", flush_interval=0.05)
+    first.start()
+    first.submit(1, _rows(3))
+    assert first.flush()
+    # simulate kill -9: the thread stops without closing the session, and time passes
+    first._queue.put(None)
+    assert first._thread is not None
+    first._thread.join()
+    with reg.engine.begin() as conn:
+        conn.execute(
+            update(log_sessions).values(heartbeat_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    second = PredictionLog(reg, "churn")
+    messages = second.start()
+    second.close()
+    assert len(messages) == 1
+    assert "stopped without closing" in messages[0] and "missing from the log" in messages[0]
