@@ -16,10 +16,15 @@ already-conformed frame. mlwright is trained with ``--max-latency-ms 1`` by defa
 deployment (``--max-latency-ms 0`` serves the full ensemble). Memory is the summed peak RSS
 (VmHWM) of each server's process tree after the load, against the model folder's size on disk.
 
+``--prediction-log`` adds a third server, ``mlwright+log``: the same model registered in a
+registry in the work folder and served as ``bench@production``, so that every prediction is
+logged into that registry's SQLite database; it takes its turns with the others, and the table
+shows its latency beside the unlogged server's (and how many rows its log wrote).
+
 Usage:
     .venv/bin/python bench/serve.py --setup                 # builds bench/.venvs/mlflow, wrk
     .venv/bin/python bench/serve.py [--dataset adult] [--repeats 3] [--duration 10]
-        [--tools mlwright,mlflow] [--mlwright-model DIR] [--time-limit 30]
+        [--tools mlwright,mlflow] [--mlwright-model DIR] [--time-limit 30] [--prediction-log]
     .venv/bin/python bench/serve.py --report bench/results/serve-<stamp>.json
 """
 
@@ -52,7 +57,8 @@ from tabular import DATASETS, RESULTS
 
 MLFLOW_VENV = VENVS / "mlflow"
 MLWRIGHT_BIN = REPO / ".venv" / "bin"
-TOOLS = ("mlwright", "mlflow")
+TOOLS = ("mlwright", "mlwright+log", "mlflow")
+LOGGED = "mlwright+log"  # the same model served from a registry, logging every prediction
 LEVELS = (1, 16, 64)
 BODY_ROWS = 64
 WRK_TIMEOUT = "2s"
@@ -207,7 +213,8 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        cmd = [*self.cmd, "--port" if self.tool == "mlwright" else "-p", str(self.port)]
+        mlwright = self.tool.startswith("mlwright")
+        cmd = [*self.cmd, "--port" if mlwright else "-p", str(self.port)]
         start = time.monotonic()
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
@@ -263,6 +270,34 @@ def mlwright_server(model: Path, work: Path) -> Server:
     return Server("mlwright", cmd, "/ready", "/predict", work / "mlwright-serve.log")
 
 
+def logged_server(model: Path, work: Path) -> Server:
+    """``mlwright serve bench@production`` from a registry in ``work``: every prediction logged
+    into its SQLite database (the prediction log's defaults: 1,000 rows or 1 s per write)."""
+    from mlwright.registry import open_registry
+
+    registry = work / "registry"
+    reg = open_registry(registry)
+    try:
+        reg.register(model, "bench", alias="production", reason="bench/serve.py")
+    finally:
+        reg.close()
+    cmd = [str(MLWRIGHT_BIN / "mlwright"), "serve", "bench@production", "--registry", str(registry)]
+    cmd += ["--host", "127.0.0.1", "--no-auth"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLWRIGHT_")}
+    return Server(LOGGED, cmd, "/ready", "/predict", work / "mlwright-log-serve.log", env)
+
+
+def logged_rows(work: Path) -> int:
+    """Rows the logged server's prediction log wrote."""
+    from mlwright.registry import open_registry
+
+    reg = open_registry(work / "registry")
+    try:
+        return reg.operations.count("bench")
+    finally:
+        reg.close()
+
+
 def mlflow_server(model: Path, work: Path) -> Server:
     # mlflow execs `uvicorn` by name, so its venv's bin must come first on PATH (as if activated)
     env = {**os.environ, "PATH": f"{MLFLOW_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}
@@ -294,7 +329,7 @@ def post(url: str, document: dict[str, Any]) -> tuple[int, str]:
 
 
 def payload(tool: str, rows: list[dict[str, Any]], form: str = "") -> dict[str, Any]:
-    form = form or ("rows" if tool == "mlwright" else "dataframe_records")
+    form = form or ("rows" if tool.startswith("mlwright") else "dataframe_records")
     if form == "dataframe_split":
         columns = list(rows[0])
         return {form: {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}}
@@ -303,7 +338,8 @@ def payload(tool: str, rows: list[dict[str, Any]], form: str = "") -> dict[str, 
 
 def smoke(server: Server, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """One row in each payload form the server takes; the first form must answer 200."""
-    forms = ["rows", "dataframe_records", "dataframe_split"] if server.tool == "mlwright" else []
+    mlwright = server.tool.startswith("mlwright")
+    forms = ["rows", "dataframe_records", "dataframe_split"] if mlwright else []
     out = {}
     for form in forms or ["dataframe_records"]:
         status, text = post(server.url + server.predict_path, payload(server.tool, rows[:1], form))
@@ -552,6 +588,18 @@ def load_table(data: dict[str, Any]) -> Table:
                 *(f"{c[k]:g}" for k in ("non2xx", "n503", "socket_errors", "timeouts")),
             )
         a, b = s.get("mlwright", {}).get(level), s.get("mlflow", {}).get(level)
+        if a and (c := s.get(LOGGED, {}).get(level)):
+            table.add_row(
+                "",
+                "[italic]with log/without[/]",
+                f"{c['ok_per_s'] / max(a['ok_per_s'], 1e-9):.2f}x",
+                *(f"{c[k] / a[k]:.2f}x" for k in ("p50_us", "p90_us", "p99_us", "max_us")),
+                "",
+                "",
+                "",
+                "",
+                end_section=not b,
+            )
         if a and b:
             table.add_row(
                 "",
@@ -595,6 +643,9 @@ def other_tables(data: dict[str, Any]) -> list[Table]:
     t = Table(title="serving processes")
     for col in ("tool", "model MB on disk", "peak RSS MB (VmHWM, tree)", "ready after s"):
         t.add_column(col, justify="right")
+    if logged := data["servers"].get(LOGGED, {}).get("logged_rows"):
+        ok = sum(r["ok"] for r in data["runs"] if r["tool"] == LOGGED)
+        t.caption = f"{LOGGED}: {logged:,} rows in the prediction log ({ok:,} measured 2xx)"
     nan = float("nan")
     for tool, m in data["servers"].items():
         if m.get("failed"):
@@ -627,6 +678,15 @@ def targets(data: dict[str, Any]) -> list[str]:
             check(
                 f"16 clients: {ratio:.1f}x MLflow's throughput ({p['ok_per_s']:,.0f}/s) >= 5x",
                 ratio >= 5,
+            )
+    logged = s.get(LOGGED, {})
+    for level in (1, 16):
+        if (c := logged.get(level)) and (a := ml.get(level)):
+            # the log works off the event loop: "measurably slower" is past 10% (+0.1 ms noise)
+            check(
+                f"{level} client(s) with the prediction log: p50 {c['p50_us']:.2f} ms <= "
+                f"{a['p50_us']:.2f} ms x 1.1 + 0.1 ms (without)",
+                c["p50_us"] <= a["p50_us"] * 1.1 + 0.1,
             )
     if b := data.get("batch"):
         # the batch scorer (read chunks, score, write) and Model.predict against the floor; the
@@ -700,8 +760,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="keep models, logs and scripts here")
     parser.add_argument("--setup", action="store_true", help="(re)build the MLflow venv, wrk")
     parser.add_argument("--report", type=Path, help="re-render a saved JSON")
+    parser.add_argument(
+        "--prediction-log",
+        action="store_true",
+        help=f"also serve the model from a registry with its prediction log on ({LOGGED})",
+    )
     args = parser.parse_args()
     args.tools = [t for t in args.tools.split(",") if t]
+    if args.prediction_log and LOGGED not in args.tools:
+        args.tools.insert(
+            args.tools.index("mlwright") + 1 if "mlwright" in args.tools else 0, LOGGED
+        )
     if unknown := set(args.tools) - set(TOOLS):
         parser.error(f"unknown tools {sorted(unknown)}; choose from {list(TOOLS)}")
     args.levels = [int(x) for x in args.levels.split(",") if x]
@@ -772,19 +841,23 @@ def run(
 ) -> None:
     """Train, start every server (one that fails is reported and left out), load, then batch."""
     models: dict[str, Path] = {}
-    if "mlwright" in args.tools:
+    if "mlwright" in args.tools or LOGGED in args.tools:
         models["mlwright"] = args.mlwright_model or train_mlwright(
             task, work / "mlwright-model", args.time_limit, args.deterministic, args.max_latency_ms
         )
         manifest = json.loads((models["mlwright"] / "manifest.json").read_text())
         members = manifest.get("predictor", {}).get("members", [])
         data["mlwright_members"] = [m.get("name", "?") for m in members]
+    if LOGGED in args.tools:
+        models[LOGGED] = models["mlwright"]
+        if "mlwright" not in args.tools:
+            del models["mlwright"]
     if "mlflow" in args.tools:
         models["mlflow"] = train_mlflow(task, work / "mlflow-model")
     rows = sample_rows(task)
     scripts = {}
     for tool, model in models.items():
-        make = mlwright_server if tool == "mlwright" else mlflow_server
+        make = {"mlwright": mlwright_server, LOGGED: logged_server}.get(tool, mlflow_server)
         server = make(model, work)
         info = data["servers"][tool] = {"model_mb": folder_mb(model), "cmd": server.cmd}
         console.print(f"starting {tool} server on port {server.port} ...")
@@ -805,6 +878,8 @@ def run(
     for tool, server in servers.items():
         data["servers"][tool]["peak_rss_mb"] = server.peak_rss_mb()
         server.stop()
+    if LOGGED in servers:  # stopped gracefully: the log wrote its buffer
+        data["servers"][LOGGED]["logged_rows"] = logged_rows(work)
     if args.batch_rows and "mlwright" in models:
         data["batch"] = batch_phase(
             models["mlwright"], task, args.batch_rows, work, args.batch_repeats

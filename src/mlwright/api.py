@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,23 @@ from mlwright.data.profile import Profile, profile_data
 from mlwright.data.sources import read_data as _read_data
 from mlwright.errors import ConfigError
 from mlwright.model import Model
+from mlwright.monitoring.service import (
+    FeedbackResult,
+    LoggedMonitorResult,
+    monitor_logged,
+    parse_duration,
+    parse_time,
+    store_feedback,
+)
 from mlwright.registry import ModelVersion, Registry, open_registry
 from mlwright.search.budget import TimeBudget
 from mlwright.settings import Settings, load_settings
 
 __all__ = [
+    "feedback",
     "load",
     "locate",
+    "monitor",
     "profile",
     "read_data",
     "register",
@@ -126,9 +137,16 @@ def train(
     Example:
         >>> model = mlwright.train("examples/telco_churn/train.csv", target="Churn", time_limit=30)
     """
+    # a file or URL is recorded in the model's settings (its lineage, and what `mlwright
+    # retrain` re-reads); a DataFrame has no source to record
+    where = None
+    if isinstance(data, str | os.PathLike):
+        where = str(data)
+        if "://" not in where and Path(where).exists():
+            where = str(Path(where).resolve())
     settings = resolve_settings(
         settings,
-        data={"target": target, "query": query, "weight": weight},
+        data={"source": where, "target": target, "query": query, "weight": weight},
         training={
             "class_weight": class_weight,
             "time_limit": time_limit,
@@ -234,3 +252,98 @@ def profile(
         raise ConfigError("no target given: pass target= (--target) the column to predict.")
     df = read_data(data, settings=settings)
     return profile_data(df, settings.data.target, seed=settings.training.seed)
+
+
+def monitor(
+    ref: str,
+    *,
+    since: str | datetime | timedelta | None = None,
+    until: str | datetime | None = None,
+    window: str | timedelta | None = None,
+    alpha: float | None = None,
+    store: bool = True,
+    alerts: bool = True,
+    registry: str | None = None,
+    settings: Settings | None = None,
+) -> LoggedMonitorResult:
+    """Judge the predictions a registered version logged: drift, data quality, performance.
+
+    Parameters
+    ----------
+    ref:
+        ``NAME@ALIAS`` or ``NAME@VERSION``: the version whose logged predictions are judged.
+    since, until:
+        The range: ISO times, datetimes, or a duration back from now (``"7d"``); default
+        ``[monitoring] since`` (the last 7 days) up to now.
+    window:
+        Also judge and store consecutive windows of this length (``"1d"``, ``"6h"``), for trends.
+    alpha:
+        Chance that a range where nothing changed is reported as anything but "ok" (1%).
+    store, alerts:
+        Save the verdicts in the registry, and judge the ``[alerts]`` rules (log and webhook).
+
+    Returns
+    -------
+    LoggedMonitorResult
+        ``status`` ("ok", "warning", "alert"), ``reasons``, and ``to_dict()`` for JSON.
+
+    Example:
+        >>> result = mlwright.monitor("churn@production", since="7d", window="1d")
+        >>> result.status, result.reasons
+    """
+    settings = settings if settings is not None else load_settings()
+    config = settings.monitoring
+    now = datetime.now(UTC)
+    start = parse_time(since if since is not None else config.since, now=now)
+    end = parse_time(until, now=now) if until is not None else now
+    step = window if window is not None else config.window
+    reg = open_registry(registry)
+    try:
+        found = reg.resolve(ref)
+        model = Model.load(found.path)
+        return monitor_logged(
+            reg,
+            found.name,
+            found.version,
+            model.reference_,
+            model.schema_,
+            since=start,
+            until=end,
+            window=None if step is None else parse_duration(step),
+            alpha=alpha if alpha is not None else config.alpha,
+            seed=int(model.info_.get("seed", 0)),
+            store=store,
+            alert_settings=settings.alerts if alerts else None,
+        )
+    finally:
+        reg.close()
+
+
+def feedback(
+    name: str,
+    labels: DataLike,
+    *,
+    query: str | None = None,
+    registry: str | None = None,
+    settings: Settings | None = None,
+) -> FeedbackResult:
+    """Join ground truth to logged predictions: ``labels`` has columns ``request_id`` and
+    ``actual`` (a CSV/Parquet file, a DataFrame, or a database URL with ``query``).
+
+    Rows without a request id or an actual value are set aside in ``result.invalid`` with the
+    reason; labels for ids not (yet) in the log are stored and counted as unmatched.
+
+    Example:
+        >>> result = mlwright.feedback("churn", "labels.csv")
+        >>> result.matched, len(result.invalid)
+    """
+    settings = settings if settings is not None else Settings()
+    frame = read_data(labels, query=query, settings=settings)
+    source = "dataframe" if isinstance(labels, pd.DataFrame) else Path(str(labels)).name
+    if query:
+        source = "sql"
+    reg = open_registry(registry)
+    try:
+        return store_feedback(reg, name, frame, source=source)
+    finally:
+        reg.close()

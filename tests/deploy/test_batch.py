@@ -250,3 +250,107 @@ def test_predict_a_registry_reference(
         assert exc.code in (0, None), capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["scored"] == 299
     assert len(_read(out)) == 299
+
+
+def _registry_with_churn(model_dir: Path, folder: Path) -> Path:
+    from mlwright.registry import open_registry
+
+    reg = open_registry(folder)
+    try:
+        reg.register(model_dir, "churn", alias="production")
+    finally:
+        reg.close()
+    return folder
+
+
+def _logged(registry: Path):  # type: ignore[no-untyped-def]
+    from mlwright.registry import open_registry
+
+    reg = open_registry(registry)
+    try:
+        return reg.operations.read("churn")
+    finally:
+        reg.close()
+
+
+def _predict(args: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_batch_predict_logs_every_row_with_request_ids_to_join_labels(
+    model_dir: Path, rows: pd.DataFrame, tmp_path: Path, capsys
+) -> None:
+    registry = _registry_with_churn(model_dir, tmp_path / "registry")
+    src, out = tmp_path / "new.parquet", tmp_path / "scored.parquet"
+    rows.to_parquet(src, index=False)
+    args = ["predict", "churn@production", str(src), "--registry", str(registry), "-o", str(out)]
+    code, stdout, err = _predict([*args, "--chunk-size", "300", "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)["prediction_log"]
+    run = summary["run_id"]
+    assert (summary["rows"], summary["written"], summary["dropped"]) == (2000, 2000, 0)
+    assert summary["version"] == 1 and summary["request_ids"] == f"batch-{run}-<row>"
+
+    scored = _read(out)
+    assert list(scored.columns[:2]) == ["row", "request_id"]
+    assert scored["request_id"].tolist() == [f"batch-{run}-{r}" for r in scored["row"]]
+    rejects = pd.read_csv(tmp_path / "scored.rejects.csv")
+    assert rejects["request_id"].tolist() == [f"batch-{run}-{r}" for r in BAD_ROWS]
+
+    window = _logged(registry)
+    logged = window.rows.set_index("request_id")
+    assert len(logged) == 2000 and set(logged["source"]) == {"batch"}
+    assert set(logged["version"]) == {1}
+    by_id = scored.set_index("request_id")
+    some = by_id.index[[0, 777, -1]]
+    assert logged.loc[some, "prediction"].tolist() == by_id.loc[some, "prediction"].tolist()
+    for rid in some:
+        assert logged.loc[rid, "probabilities"] == pytest.approx(
+            [by_id.loc[rid, "proba_No"], by_id.loc[rid, "proba_Yes"]]
+        )
+    bad = logged.loc[f"batch-{run}-{BAD_ROWS[1]}"]
+    assert "twelve" in bad["rejected"] and pd.isna(bad["prediction"])
+    inputs = window.inputs.set_index(window.rows["request_id"])
+    assert inputs.loc[f"batch-{run}-1234", "tenure"] == "twelve"  # as read
+    assert inputs.loc[f"batch-{run}-5", "customerID"] == rows["customerID"].iloc[5]
+
+    # the request_id column is what labels are joined by
+    from mlwright.registry import open_registry
+
+    reg = open_registry(registry)
+    try:
+        joined = reg.operations.add_labels("churn", by_id.index[:50], ["No"] * 50)
+    finally:
+        reg.close()
+    assert joined.matched == 50
+
+
+def test_batch_predict_no_log_and_folders(
+    model_dir: Path, rows: pd.DataFrame, tmp_path: Path, capsys
+) -> None:
+    registry = _registry_with_churn(model_dir, tmp_path / "registry")
+    src, out = tmp_path / "new.csv", tmp_path / "scored.csv"
+    rows.head(50).to_csv(src, index=False)
+    base = ["predict", "churn@production", str(src), "--registry", str(registry), "-o", str(out)]
+    code, _, err = _predict([*base, "--no-log"], capsys)
+    assert code == 0, err
+    assert "request_id" not in _read(out).columns and len(_logged(registry)) == 0
+    # a folder logs only when told the registered name
+    folder = ["predict", str(model_dir), str(src), "--registry", str(registry), "-o", str(out)]
+    code, _, err = _predict(folder, capsys)
+    assert code == 0 and "request_id" not in _read(out).columns
+    code, _, err = _predict([*folder, "--log"], capsys)
+    assert code == 1 and "--log-as NAME" in err
+    code, _, err = _predict([*folder, "--log-as", "churn"], capsys)
+    assert code == 0, err
+    assert "logged 50 rows for 'churn' as batch run" in err
+    logged = _logged(registry).rows
+    assert len(logged) == 50 and logged["version"].isna().all()
+    written = _read(out)["request_id"].tolist()  # row 4 is set aside: in the log, not the output
+    assert len(written) == 49 and set(written) < set(logged["request_id"])

@@ -97,3 +97,60 @@ def make_client() -> Iterator[Any]:
 def client(make_client: Any, model_dir: Path) -> TestClient:
     """A no-auth client of the session's model, ready."""
     return make_client(model_dir)
+
+
+@pytest.fixture
+def registry_dir(model_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A SQLite registry in tmp_path holding the session's model as churn version 1, at
+    production."""
+    from mlwright.registry import open_registry
+
+    folder = tmp_path / "registry"
+    registry = open_registry(folder)
+    registry.register(model_dir, "churn", alias="production")
+    registry.close()
+    yield folder
+
+
+@pytest.fixture
+def make_logged_client(registry_dir: Path) -> Iterator[Any]:
+    """``make_logged_client(**config)``: a started client of churn@production that logs every
+    prediction into ``registry_dir``; returns ``(client, logger)``. Close the client (``with``
+    or ``client.__exit__``) to shut the app down, which writes the log's buffer."""
+    from mlwright.serving import RegistryPredictionLogger, RegistrySource
+
+    clients: list[TestClient] = []
+    sources: list[RegistrySource] = []
+
+    def make(
+        *, flush_interval: float = 0.05, buffer_rows: int = 1000, **config: Any
+    ) -> tuple[TestClient, RegistryPredictionLogger]:
+        source = RegistrySource("churn@production", str(registry_dir))
+        sources.append(source)
+        logger = RegistryPredictionLogger(
+            source.registry, "churn", buffer_rows=buffer_rows, flush_interval=flush_interval
+        )
+        config.setdefault("poll_interval", 0.1)
+        app = create_app(source, ServingConfig(**config), prediction_logger=logger)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        wait_ready(client)
+        return client, logger
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+    for source in sources:
+        source.registry.close()
+
+
+def read_log(registry_dir: Path) -> Any:
+    """Every logged prediction of churn (a LoggedWindow)."""
+    from mlwright.registry import open_registry
+
+    registry = open_registry(registry_dir)
+    try:
+        return registry.operations.read("churn")
+    finally:
+        registry.close()

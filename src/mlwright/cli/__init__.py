@@ -12,7 +12,9 @@ import typer
 
 from mlwright.cli import data as data_cmds
 from mlwright.cli import deploy as deploy_cmds
+from mlwright.cli import monitoring as monitoring_cmds
 from mlwright.cli import registry as registry_cmds
+from mlwright.cli import retrain as retrain_cmds
 from mlwright.cli import serving as serving_cmds
 from mlwright.cli import training as training_cmds
 from mlwright.errors import MlwrightError
@@ -41,6 +43,8 @@ data_cmds.register(app)
 serving_cmds.register(app)
 deploy_cmds.register(app)
 registry_cmds.register(app)
+retrain_cmds.register(app)
+monitoring_cmds.register(app)
 
 _EXIT_ERROR = 1
 _EXIT_INTERNAL = 3
@@ -57,7 +61,9 @@ def main(argv: list[str] | None = None) -> None:
 
     warnings.showwarning = show_warning
     try:
-        app(args=args, prog_name="mlwright", standalone_mode=False)
+        code = app(args=args, prog_name="mlwright", standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, here
+            sys.exit(code)
     except MlwrightError as exc:
         if debug:
             traceback.print_exc()

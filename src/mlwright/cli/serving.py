@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
+from mlwright.errors import ConfigError
 from mlwright.progress import stderr_console
 from mlwright.serving import (
+    FolderSource,
+    ModelSource,
+    RegistryPredictionLogger,
+    RegistrySource,
+    ResolvedModel,
     ServingConfig,
     check_auth_setup,
     keys_from_environment,
     open_source,
     serve,
 )
+from mlwright.settings import PredictionLogSettings, Settings, load_settings
+
+if TYPE_CHECKING:  # the runner pulls in training; a server without --retrain never imports it
+    from mlwright.operate import RetrainRunner
+
+ACTION_HELP = "off, flag, default or review"
 
 __all__ = ["register"]
 
@@ -54,18 +69,69 @@ def serve_cmd(
     ),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    log: bool = typer.Option(
+        None,
+        "--log/--no-log",
+        help="Log every prediction into the registry [prediction_log.enabled: on for NAME@ALIAS].",
+        show_default=False,
+    ),
+    log_as: str = typer.Option(
+        None, "--log-as", help="Log a model folder's predictions under this registered NAME."
+    ),
+    out_of_range: str = typer.Option(
+        None, "--out-of-range", help=f"Guardrail for inputs far outside training: {ACTION_HELP}."
+    ),
+    out_of_range_k: float = typer.Option(
+        None, "--out-of-range-k", help="Out of range beyond min/max by k x the training range [1]."
+    ),
+    low_confidence: str = typer.Option(
+        None, "--low-confidence", help=f"Guardrail for low classifier confidence: {ACTION_HELP}."
+    ),
+    low_confidence_threshold: float = typer.Option(
+        None, "--low-confidence-threshold", help="Top class probability below this is low [0.6]."
+    ),
+    default_prediction: str = typer.Option(
+        None, "--default-prediction", help="The answer given under the 'default' action."
+    ),
+    retrain: bool = typer.Option(
+        False,
+        "--retrain",
+        help="Run the [retrain] policy in the background: monitor, alert and retrain "
+        "(one server of a fleet acts, chosen by a lease in the registry).",
+    ),
+    project: Path = typer.Option(
+        None, "--project", help="Project file to read (default: ./mlwright.toml when present)."
+    ),
 ) -> None:
-    """Serve a model over HTTP: POST /predict, /metadata, /health, /ready, /metrics.
+    """Serve a model over HTTP: POST /predict, /feedback, GET /metadata, /health, /ready,
+    /metrics, /monitoring.
 
     API keys come from MLWRIGHT_API_KEYS ('KEY:predict,KEY2:admin') or the file named by
     MLWRIGHT_API_KEYS_FILE; clients send 'Authorization: Bearer KEY'. A registry reference is
     polled, and the server switches to the new version when the alias moves.
 
+    A registry reference logs every prediction into that registry (request ids, inputs, outputs;
+    --no-log turns it off), which POST /feedback joins labels to and GET /monitoring judges; a
+    model folder logs only with --log-as NAME (a model registered in --registry). Guardrails
+    ([guardrails] in mlwright.toml, or the flags) flag, replace or route to review predictions
+    whose inputs are far outside the training data or whose confidence is low.
+
     Example:
         mlwright serve models/churn --no-auth
         MLWRIGHT_API_KEYS=$KEY:predict mlwright serve churn@production --host 0.0.0.0
+        mlwright serve churn@production --no-auth --low-confidence review
+        mlwright serve churn@production --no-auth --retrain
     """
     keys = check_auth_setup(host, keys_from_environment(), no_auth)
+    settings = load_settings(project).with_overrides(
+        guardrails={
+            "out_of_range": out_of_range,
+            "out_of_range_k": out_of_range_k,
+            "low_confidence": low_confidence,
+            "low_confidence_threshold": low_confidence_threshold,
+            "default_prediction": default_prediction,
+        }
+    )
     config = ServingConfig(
         host=host,
         port=port,
@@ -79,15 +145,126 @@ def serve_cmd(
         shutdown_timeout=shutdown_timeout,
         access_log=access_log,
         log_level=log_level.lower(),
+        guardrails=settings.guardrails if settings.guardrails.active else None,
+        alerts=settings.alerts,
+        monitoring=settings.monitoring,
     )
     model_source = open_source(source, registry)
     resolved = model_source.resolve()  # a wrong path or reference fails here, in one line
     version = "" if resolved.version is None else f" version {resolved.version}"
     auth = "no auth (localhost only)" if keys is None else f"{len(keys)} API key(s)"
-    stderr_console().print(
+    err = stderr_console()
+    err.print(
         f"serving {resolved.name}{version} from {model_source.description} on "
         f"http://{host}:{port} ({auth})",
         highlight=False,
         soft_wrap=True,
     )
-    serve(model_source, config)
+    logger = prediction_logger(model_source, resolved, settings, log=log, log_as=log_as,
+                               registry=registry)  # fmt: skip
+    if logger is None:
+        err.print("prediction log: off", highlight=False)
+    else:
+        for message in logger.start():  # earlier writers that died with rows unwritten
+            err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        err.print(
+            f"prediction log: model '{logger.name}' in {_where(logger)}; {logger.bound}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    rails = settings.guardrails
+    if rails.active:
+        rules = [f"{r}={getattr(rails, r)}" for r in ("out_of_range", "low_confidence")]
+        err.print(f"guardrails: {', '.join(rules)}", highlight=False)
+    runner = _runner(model_source, source, settings) if retrain else None
+    try:
+        serve(model_source, config, prediction_logger=logger)
+    finally:
+        if runner is not None:
+            runner.stop()
+
+
+def _runner(model_source: ModelSource, ref: str, settings: Settings) -> RetrainRunner:
+    """The background runner of the retraining policy for a registry reference."""
+    from mlwright.operate import RetrainRunner
+    from mlwright.registry import parse_ref
+
+    if not isinstance(model_source, RegistrySource):
+        raise ConfigError(
+            f"--retrain needs a registry reference (NAME@ALIAS), not the folder {ref}: "
+            "retraining registers challengers and moves the alias. Register the model first."
+        )
+    name, selector = parse_ref(ref)
+    if selector.isdigit() or selector == "latest":
+        raise ConfigError(f"--retrain needs an alias to move (e.g. {name}@production), not {ref}.")
+    runner = RetrainRunner(model_source.registry, name, alias=selector, settings=settings)
+    policy = settings.retrain
+    triggers = [
+        f"schedule {policy.schedule}" if policy.schedule else None,
+        "on alert" if policy.on_alert else None,
+        f"{policy.min_new_labels} new labels" if policy.min_new_labels else None,
+    ]
+    found = ", ".join(t for t in triggers if t) or "none set: only monitoring runs"
+    stderr_console().print(
+        f"retraining runner: every {runner.check_interval_s:g} s, monitors {name}@{selector} "
+        f"and retrains on policy (triggers: {found})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    runner.start()
+    return runner
+
+
+def prediction_logger(
+    source: ModelSource,
+    resolved: ResolvedModel,
+    settings: Settings,
+    *,
+    log: bool | None,
+    log_as: str | None,
+    registry: str | None,
+) -> RegistryPredictionLogger | None:
+    """The prediction log a server of ``source`` writes, or None when it does not log.
+
+    A registry reference logs into its registry under its own name unless turned off (``log``
+    False, or ``prediction_log.enabled = false``); a folder logs only under ``log_as``.
+    """
+    options: PredictionLogSettings = settings.prediction_log
+    enabled = options.enabled if log is None else log
+    if isinstance(source, RegistrySource):
+        if log_as is not None and log_as != resolved.name:
+            raise ConfigError(
+                f"--log-as {log_as} is for model folders; {source.description} logs under its "
+                f"own name '{resolved.name}'. Drop --log-as."
+            )
+        if not enabled:
+            return None
+        target, name = source.registry, resolved.name
+    else:
+        if log_as is None:
+            if log:
+                raise ConfigError(
+                    f"--log needs a registered model name for the folder {source.description}; "
+                    "expected --log-as NAME (a model registered in --registry), or serve "
+                    "NAME@ALIAS."
+                )
+            return None
+        if log is False:
+            return None
+        from mlwright.registry import open_registry
+
+        assert isinstance(source, FolderSource)
+        target, name = open_registry(registry), log_as
+    return RegistryPredictionLogger(
+        target,
+        name,
+        buffer_rows=options.buffer_rows,
+        flush_interval=options.flush_interval_s,
+        retention_days=options.retention_days,
+    )
+
+
+def _where(logger: RegistryPredictionLogger) -> str:
+    from mlwright.registry.database import redact_url
+
+    return redact_url(logger.registry.url)

@@ -1,8 +1,7 @@
-"""``mlwright train``, ``evaluate`` and ``predict``."""
+"""``mlwright train``, ``evaluate`` and ``compact`` (``predict`` is in ``cli.deploy``)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -11,9 +10,6 @@ from rich.text import Text
 from mlwright.api import load, read_data, resolve_settings, train
 from mlwright.api import register as register_model
 from mlwright.cli.output import emit
-from mlwright.deploy import score_file
-from mlwright.errors import ConfigError
-from mlwright.progress import stderr_console
 
 __all__ = ["register"]
 
@@ -26,7 +22,6 @@ def register(app: typer.Typer) -> None:
     """Add the commands of this module to ``app``."""
     app.command("train")(train_cmd)
     app.command("evaluate")(evaluate_cmd)
-    app.command("predict")(predict_cmd)
     app.command("compact")(compact_cmd)
 
 
@@ -178,69 +173,6 @@ def evaluate_cmd(
     df = read_data(data, settings=settings)
     evaluation = model.evaluate(df, n_boot=n_boot)
     emit(as_json, evaluation.to_dict(), evaluation.to_rich())
-
-
-def predict_cmd(
-    model_ref: str = typer.Argument(
-        ...,
-        metavar="MODEL",
-        help="Folder of a saved model, or a registry reference NAME@ALIAS / NAME@VERSION.",
-    ),
-    data: str = typer.Argument(..., help=DATA_HELP),
-    output: Path = typer.Option(
-        None,
-        "--output",
-        "-o",
-        help="Write predictions here (.csv, .tsv, .parquet, .jsonl); default: CSV on stdout.",
-    ),
-    rejects: Path = typer.Option(
-        None,
-        "--rejects",
-        help="Write rows that could not be scored here, with reasons "
-        "(default: next to --output, or ./mlwright-rejects.csv).",
-    ),
-    query: str = typer.Option(None, "--query", "-q", help="SELECT to run when DATA is a URL."),
-    chunk_size: int = typer.Option(
-        None, "--chunk-size", min=1, help="Rows read and scored at a time [data.chunk_size]."
-    ),
-    registry: str = typer.Option(
-        None, "--registry", help="Registry URL or folder for NAME@ALIAS [MLWRIGHT_REGISTRY]."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
-) -> None:
-    """Predict DATA with a saved model, streamed in chunks; unscorable rows go to a rejects file.
-
-    Memory stays bounded by --chunk-size however big DATA is. Output and rejects are written
-    to temporary files and renamed when every row is done, so an interrupted run leaves no
-    partial file behind.
-
-    Example:
-        mlwright predict models/churn examples/telco_churn/test.csv -o scored.csv
-        mlwright predict churn@production big.parquet -o scored.parquet --chunk-size 100000
-    """
-    if output is None and as_json:
-        raise ConfigError("--json prints a summary on stdout, so predictions need -o FILE.")
-    model = load(model_ref, registry=registry)
-    settings = resolve_settings(model.settings, data={"query": query, "chunk_size": chunk_size})
-    summary = score_file(
-        model,
-        data,
-        output if output is not None else sys.stdout,
-        rejects=rejects,
-        query=settings.data.query,
-        settings=settings.data,
-        progress=settings.progress,
-    )
-    if as_json:
-        emit(True, summary.to_dict())
-        return
-    line = f"scored {summary.scored} of {summary.rows} rows"
-    if output:
-        line += f" → {output}"
-    if summary.rejects_file:
-        line += f"; {summary.rejected} set aside with reasons → {summary.rejects_file}"
-    line += f" ({summary.rows_per_second:,.0f} rows/s)"
-    stderr_console().print(line, highlight=False, soft_wrap=True)
 
 
 def compact_cmd(

@@ -6,7 +6,13 @@ Example:
     >>> score_file(model, "big.parquet", Path("scored.parquet")).rows_per_second
 """
 
-from mlwright.deploy.batch import BatchSummary, default_rejects_path, score_file, score_stream
+from mlwright.deploy.batch import (
+    BatchLog,
+    BatchSummary,
+    default_rejects_path,
+    score_file,
+    score_stream,
+)
 from mlwright.deploy.docker import (
     TRAINING_ONLY,
     DockerExport,
@@ -19,6 +25,7 @@ from mlwright.deploy.wheel import build_wheel
 
 __all__ = [
     "TRAINING_ONLY",
+    "BatchLog",
     "BatchSummary",
     "DockerExport",
     "TableSink",

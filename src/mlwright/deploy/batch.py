@@ -3,20 +3,30 @@
 Each chunk is scored with one vectorised ``Model.score`` call; predictions and rejected rows are
 written as they come, to temporary files renamed into place only when every row is done. Rows
 keep their number in the input (``row`` in the output, ``_row`` in the rejects) across chunks.
+
+With a ``BatchLog`` every row (rejects included) also goes to the model's prediction log, with
+the request id ``batch-<run id>-<row>``, written as a ``request_id`` column beside the output so
+that labels can be joined later (``mlwright feedback``). The log is written chunk by chunk on a
+background thread while the next chunk is scored; at most two chunks wait for it, so memory
+stays bounded. A run that fails part-way leaves its earlier chunks in the log (they were scored,
+though the output file was not kept).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+import orjson
 import pandas as pd
 from rich.progress import (
     BarColumn,
@@ -38,9 +48,13 @@ from mlwright.model import Model
 from mlwright.progress import stderr_console
 from mlwright.settings import DataSettings
 
-__all__ = ["BatchSummary", "default_rejects_path", "score_file", "score_stream"]
+if TYPE_CHECKING:  # the registry is imported only when a run logs to one
+    from mlwright.registry.operations import LoggedRow, PredictionLog
+
+__all__ = ["BatchLog", "BatchSummary", "default_rejects_path", "score_file", "score_stream"]
 
 _MAX_WARNINGS = 20
+_LOG_WAIT_S = 600.0  # how long the scorer waits for the log to take the previous chunk
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class BatchSummary:
     output: str
     rejects_file: str | None
     warnings: list[str] = field(default_factory=list)
+    prediction_log: dict[str, Any] | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -73,7 +88,102 @@ class BatchSummary:
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
+            "prediction_log": self.prediction_log,
         }
+
+
+def new_run_id() -> str:
+    """A batch run id: the UTC time and a random suffix (``20250131T120000-1a2b3c``)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class BatchLog:
+    """Where a batch run logs its rows: a started ``PredictionLog`` (source "batch") of the
+    model, the registry version scored (None for a folder) and the run id.
+
+    Example:
+        >>> writer = PredictionLog(registry, "churn", source="batch"); writer.start()
+        >>> score_file(model, "new.parquet", Path("out.parquet"), log=BatchLog(writer, 3))
+        >>> writer.close()
+    """
+
+    writer: PredictionLog
+    version: int | None
+    run_id: str = field(default_factory=new_run_id)
+    submitted: int = 0
+
+    def request_ids(self, rows: pd.Index | Any) -> list[str]:
+        """The request ids of input row numbers ``rows``."""
+        return [f"batch-{self.run_id}-{int(row)}" for row in rows]
+
+    def add(
+        self, chunk: pd.DataFrame, scored: pd.DataFrame, rejected: pd.DataFrame, model: Model
+    ) -> list[str]:
+        """Queue the chunk's rows for the log (after the previous chunk is written); returns a
+        warning when the log fell behind and rows were dropped."""
+        notes = []
+        if not self.writer.flush(_LOG_WAIT_S):
+            notes.append(
+                f"the prediction log did not write a chunk within {_LOG_WAIT_S:g} s; later rows "
+                "may be missing from it (see prediction_log.dropped)"
+            )
+        start = int(chunk.index[0])
+        classes = model.classes_ if model.task_ != "regression" else None
+
+        def make() -> list[LoggedRow]:
+            return _logged_rows(self, chunk, scored, rejected, classes)
+
+        if not self.writer.submit(self.version, make, len(chunk)):
+            notes.append(f"the prediction log's queue was full: rows {start}.. were not logged")
+        self.submitted += len(chunk)
+        return notes
+
+    def summary(self) -> dict[str, Any]:
+        """Rows submitted, written and dropped, and the request id pattern."""
+        self.writer.flush(_LOG_WAIT_S)
+        stats = self.writer.stats()
+        return {
+            "model": self.writer.name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "request_ids": f"batch-{self.run_id}-<row>",
+            "rows": self.submitted,
+            "written": stats["written"],
+            "dropped": stats["dropped"],
+        }
+
+
+def _logged_rows(
+    log: BatchLog,
+    chunk: pd.DataFrame,
+    scored: pd.DataFrame,
+    rejected: pd.DataFrame,
+    classes: list[Any] | None,
+) -> list[LoggedRow]:
+    """One log row per input row of ``chunk`` (run on the log's writer thread)."""
+    from mlwright.registry.operations import LoggedRow
+
+    at = datetime.now(UTC)
+    start, n = int(chunk.index[0]), len(chunk)
+    text = chunk.to_json(orient="records", date_format="iso", default_handler=str)
+    inputs: list[dict[str, Any]] = orjson.loads(text)
+    predictions: list[Any] = [None] * n
+    probabilities: list[list[float] | None] = [None] * n
+    positions = (scored["row"].to_numpy() - start).tolist()
+    labels = scored["prediction"].tolist()
+    proba = scored[[f"proba_{c}" for c in classes]].to_numpy().tolist() if classes else None
+    for j, i in enumerate(positions):
+        predictions[i] = labels[j]
+        if proba is not None:
+            probabilities[i] = proba[j]
+    offsets = (rejected["_row"].to_numpy() - start).tolist()
+    reasons = dict(zip(offsets, rejected["_reason"].tolist(), strict=True))
+    ids = log.request_ids(range(start, start + n))
+    return [
+        LoggedRow(ids[i], at, inputs[i], predictions[i], probabilities[i], reasons.get(i))
+        for i in range(n)
+    ]
 
 
 def default_rejects_path(output: Path | None) -> Path:
@@ -92,6 +202,7 @@ def score_file(
     query: str | None = None,
     settings: DataSettings | None = None,
     progress: bool | None = None,
+    log: BatchLog | None = None,
 ) -> BatchSummary:
     """Score a data file or a SQL query in chunks and write the predictions as they come.
 
@@ -113,6 +224,9 @@ def score_file(
         ``chunk_size`` (rows per chunk) and ``sql_timeout`` (per fetch); default ``DataSettings()``.
     progress:
         Show a progress bar on stderr; None shows it only when stderr is a terminal.
+    log:
+        Log every row into the model's prediction log and add a ``request_id`` column to the
+        output and the rejects (default: no log).
 
     Returns
     -------
@@ -130,7 +244,7 @@ def score_file(
             open_sink(output) if isinstance(output, Path) else stdout_sink(output)
         )
         rejects_sink = stack.enter_context(open_sink(rejects_path))
-        summary = score_stream(model, stream, sink, rejects_sink, progress=progress)
+        summary = score_stream(model, stream, sink, rejects_sink, progress=progress, log=log)
     return summary
 
 
@@ -141,11 +255,12 @@ def score_stream(
     rejects: TableSink,
     *,
     progress: bool | None = None,
+    log: BatchLog | None = None,
 ) -> BatchSummary:
     """Score every chunk of ``stream`` into ``sink``, rejected rows into ``rejects``; commit both.
 
     Nothing is committed when an error (or Ctrl-C) stops the run. ``rejects`` is committed only
-    when some row was set aside.
+    when some row was set aside. With ``log``, every row also goes to the prediction log.
     """
     ids = [c.name for c in model.schema.columns if c.role is Role.IDENTIFIER]
     notes = _Notes()
@@ -156,6 +271,12 @@ def score_stream(
         for chunk in stream:
             chunk.index = pd.RangeIndex(rows, rows + len(chunk))
             scored, rejected = _score_chunk(model, chunk, ids, notes)
+            if log is not None:
+                scored.insert(1, "request_id", log.request_ids(scored["row"]))
+                if len(rejected):
+                    rejected.insert(0, "request_id", log.request_ids(rejected["_row"]))
+                # from here on the frames are only read (the log's thread reads them too)
+                notes.add(log.add(chunk, scored, rejected, model))
             if len(scored):
                 sink.write(scored)
             last = scored
@@ -185,6 +306,7 @@ def score_stream(
         output=str(sink.path) if sink.path is not None else "stdout",
         rejects_file=str(rejects.path) if rejects.rows else None,
         warnings=notes.lines(),
+        prediction_log=None if log is None else log.summary(),
     )
 
 

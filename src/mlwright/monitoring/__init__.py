@@ -8,6 +8,14 @@ Example:
     >>> report.status, report.reasons
 """
 
+from mlwright.monitoring.alerts import (
+    AlertEvent,
+    AlertRule,
+    Delivery,
+    evaluate_alerts,
+    parse_rules,
+    post_json,
+)
 from mlwright.monitoring.drift import (
     ALPHA,
     MIN_ROWS,
@@ -33,16 +41,30 @@ from mlwright.monitoring.reference import (
     build_reference,
 )
 from mlwright.monitoring.report import MonitorReport, encode_labels, monitor
+from mlwright.monitoring.service import (
+    FeedbackResult,
+    LoggedMonitorResult,
+    WindowSummary,
+    monitor_logged,
+    parse_duration,
+    parse_time,
+    store_feedback,
+)
 
 __all__ = [
     "ALPHA",
     "MIN_ROWS",
     "PSI_ALERT",
     "PSI_WARN",
+    "AlertEvent",
+    "AlertRule",
     "CategoricalReference",
     "ColumnQuality",
+    "Delivery",
     "DriftReport",
+    "FeedbackResult",
     "FeatureDrift",
+    "LoggedMonitorResult",
     "MetricCheck",
     "MonitorReport",
     "NumericReference",
@@ -50,12 +72,20 @@ __all__ = [
     "QualityCheck",
     "ReferenceProfile",
     "SkippedReference",
+    "WindowSummary",
     "build_reference",
     "drift",
     "encode_labels",
     "estimate_performance",
+    "evaluate_alerts",
     "expected_accuracy",
     "expected_roc_auc",
     "monitor",
+    "monitor_logged",
+    "parse_duration",
+    "parse_rules",
+    "parse_time",
+    "post_json",
     "quality_checks",
+    "store_feedback",
 ]

@@ -210,7 +210,13 @@ def measure_drift(
                 f"got {len(predictions)} predictions for {n} rows; expected one per row. "
                 "Pass the model's output for the same rows."
             )
-        values = prediction_values(predictions, reference.task, reference.classes)
+        values = prediction_values(
+            predictions,
+            reference.task,
+            reference.classes,
+            reference.threshold,
+            as_scores=reference.prediction.kind == "numeric",
+        )
         prediction = feature_drift(reference.prediction, values, n)
     return DriftReport(n, out, prediction)
 

@@ -274,14 +274,31 @@ def column_values(series: pd.Series, role: str) -> tuple[str, np.ndarray | pd.Se
     return "categorical", series[~missing].astype(str), missing
 
 
-def prediction_values(scores: np.ndarray, task: str, classes: list[Any] | None) -> Any:
-    """What prediction drift compares: P(positive) for binary, the predicted class for
-    multiclass (as strings), the predicted value for regression."""
+def prediction_values(
+    scores: np.ndarray,
+    task: str,
+    classes: list[Any] | None,
+    threshold: float | None = None,
+    *,
+    as_scores: bool = False,
+) -> Any:
+    """What prediction drift compares: the predicted class for classifiers (as strings; binary
+    at ``threshold``), the predicted value for regression.
+
+    Classes, not probabilities: the reference's scores are out-of-fold predictions of single
+    fold models, while the deployed model averages them (less extreme probabilities, same
+    decisions), so comparing probabilities would report a drift on unchanged data. ``as_scores``
+    gives P(positive) for binary, as references saved before this change hold.
+    """
     scores = np.asarray(scores, dtype=float)
-    if task == "binary":
+    if task == "binary" and as_scores:
         return scores[:, 1] if scores.ndim == 2 else scores
-    if task == "multiclass":
+    if task in ("binary", "multiclass"):
         names = np.asarray([str(c) for c in (classes or [])], dtype=object)
+        if task == "binary":
+            positive = scores[:, 1] if scores.ndim == 2 else scores
+            cut = 0.5 if threshold is None else threshold
+            return pd.Series(names[(positive >= cut).astype(int)], dtype=object)
         return pd.Series(names[np.argmax(scores, axis=1)], dtype=object)
     return scores.ravel()
 
@@ -388,9 +405,9 @@ def build_reference(
     performance: dict[str, float] = {}
     if scores is not None:
         scores = np.asarray(scores, dtype=float)
-        values = prediction_values(scores, task, classes)
+        values = prediction_values(scores, task, classes, threshold)
         missing = np.zeros(n, dtype=bool)
-        kind = "categorical" if task == "multiclass" else "numeric"
+        kind = "numeric" if task == "regression" else "categorical"
         prediction = _reference_of("prediction", "prediction", kind, values, missing, sample_rows)
         if labels is not None:
             performance = reference_performance(task, np.asarray(labels), scores, threshold)

@@ -8,9 +8,10 @@ Status rules:
 
 - **alert**: a feature drifted (significant and PSI >= 0.1), or a realized metric dropped
   (significant, and by >= 2 points, or RMSE >= 10% higher);
-- **warning**: the prediction drifted (same rule as features: its reference is the out-of-fold
-  scores of the fold models, which approximate but are not the deployed ensemble's, so on its own
-  it warns), a minor drift (significant, PSI 0.05-0.1), a data-quality check fired (missing
+- **warning**: the predictions drifted (same rule as features, on the share of each predicted
+  class, or on the predicted values for regression: its reference comes from the out-of-fold
+  predictions of the fold models, which approximate but are not the deployed ensemble's, so on
+  its own it warns), a minor drift (significant, PSI 0.05-0.1), a data-quality check fired (missing
   share +5 points, >= 1% unseen categories, >= 1% out-of-range values, >= 1% unusable rows),
   or, without enough labels, the estimated accuracy dropped by >= 5 points;
 - **ok** otherwise, and always for a window of fewer than 30 rows (insufficient data).

@@ -9,14 +9,18 @@ route                    policy     what
 GET  /health             public     liveness, the model served, the last reload failure
 GET  /ready              public     200 once a model is loaded, 503 before
 POST /predict            predict    score rows (JSON, CSV or Parquet)
+POST /feedback           predict    ground truth for predictions (request id + actual value)
 GET  /metadata           predict    input schema, model name/version, task, classes, metrics
 GET  /openapi.json       predict    this API, with the model's own input columns
 GET  /metrics            admin      Prometheus metrics
+GET  /monitoring         admin      drift, data quality and performance of logged predictions
 POST /reload             admin      check the source for a new version now
 =======================  =========  ==========================================================
 
 The metadata and the OpenAPI document need a ``predict`` key because they reveal the model's
-inputs; metrics need ``admin`` because they reveal traffic (give the scraper an admin key).
+inputs; metrics and monitoring need ``admin`` because they reveal traffic (give the scraper an
+admin key). ``/feedback`` and ``/monitoring`` work when the server logs its predictions to a
+registry (``mlwright serve NAME@ALIAS`` does by default).
 """
 
 from __future__ import annotations
@@ -36,20 +40,32 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from mlwright.errors import MlwrightError
+from mlwright.errors import ConfigError, MlwrightError
 from mlwright.serving.auth import Access
 from mlwright.serving.batcher import MicroBatcher
 from mlwright.serving.config import ServingConfig
+from mlwright.serving.feedback import parse_labels
+from mlwright.serving.guardrails import RULES
 from mlwright.serving.holder import ModelHolder
 from mlwright.serving.metrics import CONTENT_TYPE, ServingMetrics
 from mlwright.serving.middleware import Guard, Instrument, request_id_of
-from mlwright.serving.openapi import predict_request_body, predict_response_schema
+from mlwright.serving.openapi import (
+    feedback_request_body,
+    predict_request_body,
+    predict_response_schema,
+)
 from mlwright.serving.payload import body_kind, read_body, read_csv, read_parquet
-from mlwright.serving.predlog import NullPredictionLogger, PredictionLogger, PredictionRecord
+from mlwright.serving.predlog import (
+    NullPredictionLogger,
+    PredictionLogger,
+    PredictionRecord,
+    RegistryPredictionLogger,
+)
 from mlwright.serving.problems import ApiError, error_body
 from mlwright.serving.rows import RowBatch
 from mlwright.serving.scoring import LoadedModel, Scored
 from mlwright.serving.sources import ModelSource
+from mlwright.settings import MonitoringSettings
 
 __all__ = ["ROUTE_POLICIES", "create_app"]
 
@@ -59,10 +75,12 @@ ROUTE_POLICIES: Mapping[tuple[str, str], Access] = {
     ("GET", "/health"): Access.PUBLIC,
     ("GET", "/ready"): Access.PUBLIC,
     ("POST", "/predict"): Access.PREDICT,
+    ("POST", "/feedback"): Access.PREDICT,
     ("GET", "/metadata"): Access.PREDICT,
     ("GET", "/openapi.json"): Access.PREDICT,
     ("HEAD", "/openapi.json"): Access.PREDICT,
     ("GET", "/metrics"): Access.ADMIN,
+    ("GET", "/monitoring"): Access.ADMIN,
     ("POST", "/reload"): Access.ADMIN,
 }
 
@@ -102,7 +120,17 @@ class _Server:
         self.config = config
         self.metrics = metrics
         self.prediction_logger = prediction_logger
-        self.holder = ModelHolder(source, metrics, poll_interval=config.poll_interval)
+        # the registry the predictions go to: /feedback and /monitoring need one
+        self.registry_log = (
+            prediction_logger if isinstance(prediction_logger, RegistryPredictionLogger) else None
+        )
+        stats = getattr(prediction_logger, "stats", None)
+        self.log_stats = stats if callable(stats) else None
+        if self.log_stats is not None:
+            metrics.watch_prediction_log(self.log_stats)
+        self.holder = ModelHolder(
+            source, metrics, poll_interval=config.poll_interval, guardrails=config.guardrails
+        )
         self.batcher = MicroBatcher(
             max_batch_rows=config.max_batch_rows,
             max_wait_s=config.batch_wait_ms / 1000,
@@ -141,8 +169,20 @@ class _Server:
                 "model": model,
                 "last_reload_failure": None if failure is None else failure.to_dict(),
                 "uptime_s": round(time.time() - self.started, 3),
+                "prediction_log": self._log_health(),
             }
         )
+
+    def _log_health(self) -> dict[str, Any] | None:
+        """The log's counters; never its last error, which may quote logged inputs (public)."""
+        if self.log_stats is None:
+            return None
+        stats = self.log_stats()
+        keys = ("model", "written", "dropped", "queued", "failures", "buffer_rows")
+        return {
+            **{k: stats[k] for k in keys if k in stats},
+            "flush_interval_s": stats.get("flush_interval_s"),
+        }
 
     async def ready(self) -> Response:
         loaded = self.loaded()
@@ -230,8 +270,18 @@ class _Server:
         self.metrics.rows_predicted.inc(batch.n_rows - len(scored.reasons))
         if scored.reasons:
             self.metrics.rows_rejected.inc(len(scored.reasons))
+        if scored.guardrails is not None:
+            self._count_guardrails(scored.guardrails)
         self._log(rid, loaded, batch, document)
         return _json(document)
+
+    def _count_guardrails(self, entries: list[dict[str, Any] | None]) -> None:
+        for entry in entries:
+            if entry is not None:
+                for rule in RULES:
+                    action = entry.get(rule)
+                    if action is not None:
+                        self.metrics.guardrails.labels(rule, action).inc()
 
     async def _parse(self, kind: str, body: bytes, loaded: LoadedModel) -> RowBatch:
         if kind == "json":
@@ -255,6 +305,8 @@ class _Server:
         ]
         document["model"] = _model_ref(loaded)
         document["request_ids"] = [f"{rid}-{i}" for i in range(n)]
+        if scored.guardrails is not None:
+            document["guardrails"] = scored.guardrails
         return document
 
     def _log(
@@ -274,6 +326,83 @@ class _Server:
             self.prediction_logger.log(record)
         except Exception:  # a logging failure must not fail the prediction
             log.exception("the prediction logger failed for request %s", rid)
+
+    # -- the prediction log: feedback and monitoring --------------------------------------------
+    def _logging(self, route: str) -> RegistryPredictionLogger:
+        if self.registry_log is None:
+            raise ApiError(
+                409,
+                "no_prediction_log",
+                f"{route} needs the prediction log, and this server does not log its predictions "
+                "to a registry.",
+                expected="a server started with a prediction log",
+                hint="Serve a registry model (mlwright serve NAME@ALIAS logs by default; do not "
+                "pass --no-log), or log a model folder with --log-as NAME.",
+            )
+        return self.registry_log
+
+    async def feedback(self, request: Request) -> Response:
+        target = self._logging("POST /feedback")
+        body = await read_body(request, self.config.max_body_bytes)
+        batch = parse_labels(body)
+        result = await run_in_threadpool(
+            target.registry.operations.add_labels,
+            target.name,
+            batch.request_ids,
+            batch.actuals,
+            source="rest",
+        )
+        invalid = batch.invalid + [
+            {**bad, "row": batch.positions[bad["row"]]} for bad in result.invalid
+        ]
+        document: dict[str, Any] = {
+            "model": target.name,
+            **result.to_dict(),
+            "received": batch.received,
+            "invalid": sorted(invalid, key=lambda bad: int(bad["row"]))[:100],
+        }
+        if result.unmatched:
+            document["note"] = (
+                "unmatched labels are stored and join their predictions once those are in the "
+                f"log (it writes at least every {target.writer.flush_interval:g} s); an id that "
+                "never matches was not logged by this model."
+            )
+        return _json(document)
+
+    async def monitoring(self, request: Request) -> Response:
+        target = self._logging("GET /monitoring")
+        loaded = self.loaded()
+        params = request.query_params
+        unknown = sorted(set(params) - {"since", "until", "window", "store"})
+        if unknown:
+            raise ApiError(
+                422,
+                "invalid_query",
+                f"unknown query parameter(s) {unknown}.",
+                expected="since and until (an ISO 8601 time, or a duration back from now such "
+                "as 7d), window (a duration such as 1d), store (true: keep the result and run "
+                "the alert rules)",
+                hint="GET /monitoring?since=7d&window=1d",
+            )
+        try:
+            report = await run_in_threadpool(_monitor, target, loaded, dict(params), self.config)
+        except ConfigError as exc:
+            raise ApiError(
+                422,
+                "invalid_query",
+                str(exc),
+                expected="since/until as ISO 8601 times or durations (7d), window as a duration",
+                hint="GET /monitoring?since=7d&window=1d",
+            ) from None
+        except MlwrightError as exc:
+            raise ApiError(
+                exc.http_status,
+                exc.code,
+                str(exc),
+                expected="a model that can be monitored, with logged predictions",
+                hint="Follow the message.",
+            ) from None
+        return _json(report)
 
     # -- OpenAPI -----------------------------------------------------------------------------
     def openapi(self, app: FastAPI) -> dict[str, Any]:
@@ -301,6 +430,10 @@ class _Server:
             schemas.update(components)
         response, components = predict_response_schema()
         schemas.update(components)
+        feedback = document["paths"].get("/feedback", {}).get("post")
+        if feedback is not None:
+            feedback["requestBody"], components = feedback_request_body()
+            schemas.update(components)
         operation["responses"] = {
             "200": {
                 "description": "One prediction per row; rows that cannot be scored are in rejects.",
@@ -350,6 +483,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        logger = server.prediction_logger
+        start, close = getattr(logger, "start", None), getattr(logger, "close", None)
+        if callable(start):
+            await run_in_threadpool(start)
         server.batcher.start()
         server.holder.start()
         try:
@@ -357,6 +494,8 @@ def create_app(
         finally:
             server.holder.stop()
             await server.batcher.stop()
+            if callable(close):  # every answered request is queued by now: write them all
+                await run_in_threadpool(close)
 
     app = FastAPI(
         title="mlwright model server",
@@ -369,6 +508,12 @@ def create_app(
     app.add_api_route("/health", server.health, methods=["GET"], summary="Liveness")
     app.add_api_route("/ready", server.ready, methods=["GET"], summary="Readiness")
     app.add_api_route("/predict", server.predict, methods=["POST"], summary="Score rows")
+    app.add_api_route(
+        "/feedback", server.feedback, methods=["POST"], summary="Ground truth for predictions"
+    )
+    app.add_api_route(
+        "/monitoring", server.monitoring, methods=["GET"], summary="Monitor logged predictions"
+    )
     app.add_api_route("/metadata", server.metadata, methods=["GET"], summary="The model")
     app.add_api_route("/metrics", server.metrics_text, methods=["GET"], summary="Prometheus")
     app.add_api_route("/reload", server.reload, methods=["POST"], summary="Check for a new model")
@@ -379,6 +524,46 @@ def create_app(
     app.add_middleware(Guard, policies=ROUTE_POLICIES, keys=config.keys, metrics=metrics)
     app.add_middleware(Instrument, metrics=metrics, routes=paths)
     return app
+
+
+def _monitor(
+    target: RegistryPredictionLogger,
+    loaded: LoadedModel,
+    params: dict[str, str],
+    config: ServingConfig,
+) -> dict[str, Any]:
+    """Judge the logged predictions of the version served (in a worker thread: it reads and
+    writes the database)."""
+    from mlwright.monitoring.service import monitor_logged, parse_duration, parse_time
+
+    settings = config.monitoring or MonitoringSettings()
+    since = parse_time(params.get("since") or settings.since)
+    until = parse_time(params["until"]) if params.get("until") else None
+    window_text = params.get("window") or settings.window
+    window = parse_duration(window_text) if window_text else None
+    store = (params.get("store") or "false").lower()
+    if store not in ("true", "false", "1", "0"):
+        raise ConfigError(f"store must be true or false, got '{store[:20]}'.")
+    keep = store in ("true", "1")
+    model = loaded.model
+    result = monitor_logged(
+        target.registry,
+        target.name,
+        loaded.ref.version,
+        model.reference_,
+        model.schema_,
+        since=since,
+        until=until,
+        window=window,
+        alpha=settings.alpha,
+        seed=int(model.info_.get("seed", 0)),
+        store=keep,
+        # a plain GET only reads; storing the result and alerting are asked for (store=true),
+        # so a dashboard polling the route neither fills the database nor fires webhooks
+        alert_settings=config.alerts if keep else None,
+    )
+    document: dict[str, Any] = result.to_dict()
+    return document
 
 
 def route_methods(app: FastAPI) -> list[tuple[str, str]]:
@@ -425,8 +610,8 @@ def _add_error_handlers(app: FastAPI, metrics: ServingMetrics) -> None:
                 404,
                 "not_found",
                 f"there is no route {request.url.path}.",
-                expected="one of /predict, /metadata, /health, /ready, /metrics, /reload, "
-                "/openapi.json",
+                expected="one of /predict, /feedback, /metadata, /health, /ready, /metrics, "
+                "/monitoring, /reload, /openapi.json",
                 hint="See /openapi.json for the routes.",
             )
         elif exc.status_code == 405:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mlwright.errors import ConfigError
 from mlwright.serving.auth import KeyRing
+from mlwright.settings import AlertSettings, GuardrailSettings, MonitoringSettings
 
 __all__ = ["ServingConfig"]
 
@@ -16,7 +17,10 @@ class ServingConfig:
 
     ``keys`` None means no authentication (allowed on a loopback host only; see
     ``auth.check_auth_setup``). ``batch_wait_ms`` 0 gathers only the requests that arrived while
-    the model was busy, so a lone client never waits.
+    the model was busy, so a lone client never waits. ``guardrails`` are the per-prediction
+    rules (None, or every rule "off": none, and the request path does no extra work);
+    ``monitoring`` and ``alerts`` are how ``GET /monitoring`` judges the log and which alert
+    rules it applies (None: the defaults, and no alert rules).
     """
 
     host: str = "127.0.0.1"
@@ -32,6 +36,9 @@ class ServingConfig:
     shutdown_timeout: float = 10.0
     access_log: bool = False
     log_level: str = "info"
+    guardrails: GuardrailSettings | None = None
+    alerts: AlertSettings | None = None
+    monitoring: MonitoringSettings | None = None
 
     def __post_init__(self) -> None:
         positive = {

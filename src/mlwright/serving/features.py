@@ -29,11 +29,13 @@ __all__ = ["TypedRows", "typed_features"]
 
 @dataclass
 class TypedRows:
-    """The typed features of the usable rows (index: their positions) and why others are not."""
+    """The typed features of the usable rows (index: their positions) and why others are not;
+    ``columns`` holds the same values as arrays, for checks cheaper than a pandas column."""
 
     features: pd.DataFrame
     keep: np.ndarray
     reasons: dict[int, str]
+    columns: dict[str, np.ndarray]
 
 
 class _Fallback(Exception):
@@ -164,4 +166,4 @@ def typed_features(columns: dict[str, list[Any]], schema: Schema, n_rows: int) -
         copy=False,
     )
     features.index = pd.Index(keep)
-    return TypedRows(features, keep, {row: "; ".join(r) for row, r in reasons.items()})
+    return TypedRows(features, keep, {row: "; ".join(r) for row, r in reasons.items()}, typed)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from mlwright.serving.metrics import ServingMetrics
 from mlwright.serving.scoring import LoadedModel
 from mlwright.serving.sources import ModelSource, ResolvedModel
+from mlwright.settings import GuardrailSettings
 
 __all__ = ["ModelHolder", "ReloadFailure"]
 
@@ -60,6 +61,8 @@ class ModelHolder:
         Seconds between checks of the source.
     retry_failed_s:
         Seconds before a version that failed to load is tried again.
+    guardrails:
+        The per-prediction rules each loaded version is checked with (None: off).
 
     Example:
         >>> holder = ModelHolder(FolderSource("models/churn"), ServingMetrics())
@@ -73,8 +76,10 @@ class ModelHolder:
         *,
         poll_interval: float = 2.0,
         retry_failed_s: float = 30.0,
+        guardrails: GuardrailSettings | None = None,
     ) -> None:
         self.source = source
+        self.guardrails = guardrails
         self.metrics = metrics
         self.poll_interval = poll_interval
         self.retry_failed_s = retry_failed_s
@@ -114,7 +119,7 @@ class ModelHolder:
                 ref = self.source.resolve()
                 if self._is_current(ref) or (not force and self._recently_failed(ref)):
                     return False
-                loaded = LoadedModel.load(ref)
+                loaded = LoadedModel.load(ref, self.guardrails)
             except Exception as exc:  # any failure must leave the served model alone
                 self._failed(exc, ref)
                 return False

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -11,6 +14,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from mlwright.serving.sources import ResolvedModel
 
@@ -71,6 +76,14 @@ class ServingMetrics:
         self.reload_failures = Counter(
             "mlwright_model_reload_failures", "Model versions that failed to load.", registry=r
         )
+        self.guardrails = Counter(
+            "mlwright_guardrail_rows", "Scored rows on which a guardrail rule fired.",
+            ["rule", "action"], registry=r,
+        )  # fmt: skip
+
+    def watch_prediction_log(self, stats: Callable[[], dict[str, Any]]) -> None:
+        """Expose the prediction log's ``stats()`` (rows written, dropped, queued, failures)."""
+        self.registry.register(_PredictionLogCollector(stats))
 
     def served(self, ref: ResolvedModel, loaded_at: float) -> None:
         """Record that ``ref`` is now the model served."""
@@ -83,3 +96,31 @@ class ServingMetrics:
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""
         return generate_latest(self.registry)
+
+
+class _PredictionLogCollector(Collector):
+    """Reads the prediction log's counters at each scrape."""
+
+    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats()
+        prefix = "mlwright_prediction_log"
+        yield CounterMetricFamily(
+            f"{prefix}_rows_written",
+            "Rows written to the prediction log.",
+            value=s.get("written", 0),
+        )
+        yield CounterMetricFamily(
+            f"{prefix}_rows_dropped",
+            "Rows the prediction log could not keep (queue full, or writes failed 3 times).",
+            value=s.get("dropped", 0),
+        )
+        yield CounterMetricFamily(
+            f"{prefix}_write_failures", "Failed prediction-log writes.", value=s.get("failures", 0)
+        )
+        yield GaugeMetricFamily(
+            f"{prefix}_rows_queued", "Rows waiting to be written (lost by a crash).",
+            value=s.get("queued", 0),
+        )  # fmt: skip

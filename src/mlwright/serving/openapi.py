@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from mlwright.data.schema import Role, Schema
 from mlwright.serving.rows import RowValidator
 
-__all__ = ["predict_request_body", "predict_response_schema"]
+__all__ = ["feedback_request_body", "predict_request_body", "predict_response_schema"]
 
 _REF = "#/components/schemas/{model}"
 Scalar = str | float | bool | None
@@ -111,7 +111,15 @@ class PredictResponse(BaseModel):
     rejects: list[Reject] = Field(description="Rows that could not be scored, with reasons.")
     model: ModelRef
     request_ids: list[str] = Field(
-        description="One id per row: the request id (X-Request-ID) and the row position."
+        description="One id per row: the request id (X-Request-ID) and the row position; send "
+        "it back with the true value to POST /feedback."
+    )
+    guardrails: list[dict[str, Any] | None] | None = Field(
+        None,
+        description="Present when guardrails are on: per row, null when no rule fired, else "
+        'the rules that fired and their action (e.g. {"low_confidence": "flag"}), with '
+        '"review": true when the row is routed to a human, "model_prediction" when the '
+        'prediction was replaced by the default, and "reasons".',
     )
 
 
@@ -119,3 +127,32 @@ def predict_response_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     """The JSON schema of a /predict answer, and its component schemas."""
     json_schema = PredictResponse.model_json_schema(ref_template=_REF)
     return json_schema, json_schema.pop("$defs", {})
+
+
+class Label(_Strict):
+    """The true value for one predicted row."""
+
+    request_id: str = Field(
+        min_length=1, max_length=120, description="A row id from the predict answer's request_ids."
+    )
+    actual: str | float | bool = Field(description="The true value (class label or number).")
+
+
+class FeedbackRequest(_Strict):
+    """Labels for predicted rows."""
+
+    labels: list[Label] = Field(min_length=1)
+
+
+def feedback_request_body() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OpenAPI ``requestBody`` of /feedback and the component schemas it refers to."""
+    adapter: TypeAdapter[Any] = TypeAdapter(FeedbackRequest | Label)
+    json_schema = adapter.json_schema(ref_template=_REF)
+    components = json_schema.pop("$defs", {})
+    body = {
+        "required": True,
+        "description": "Ground truth: a list of labels, or one label object. Labels whose "
+        "prediction is not logged yet are stored and join it later.",
+        "content": {"application/json": {"schema": json_schema}},
+    }
+    return body, components

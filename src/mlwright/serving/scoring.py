@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlwright.data.conform import conform
+from mlwright.errors import MlwrightWarning
 from mlwright.model import Model
 from mlwright.serving.features import typed_features
+from mlwright.serving.guardrails import Guardrails
 from mlwright.serving.rows import RowBatch, RowValidator
 from mlwright.serving.sources import ResolvedModel
+from mlwright.settings import GuardrailSettings
 
 __all__ = ["LoadedModel", "Scored", "merge_batches"]
 
@@ -20,11 +25,13 @@ __all__ = ["LoadedModel", "Scored", "merge_batches"]
 @dataclass
 class Scored:
     """Per-row results: a prediction (None for a reject), class probabilities (classifiers;
-    None for a reject), and the reason for each rejected row position."""
+    None for a reject), the reason for each rejected row position, and each row's guardrail
+    entry (None where no rule fired; the whole list None when guardrails are off)."""
 
     predictions: list[Any]
     probabilities: list[list[float] | None] | None
     reasons: dict[int, str] = field(default_factory=dict)
+    guardrails: list[dict[str, Any] | None] | None = None
 
     def split(self, sizes: list[int]) -> list[Scored]:
         """Cut into consecutive parts of ``sizes`` rows (undoing ``merge_batches``)."""
@@ -33,7 +40,8 @@ class Scored:
             stop = start + size
             reasons = {r - start: why for r, why in self.reasons.items() if start <= r < stop}
             proba = None if self.probabilities is None else self.probabilities[start:stop]
-            parts.append(Scored(self.predictions[start:stop], proba, reasons))
+            rails = None if self.guardrails is None else self.guardrails[start:stop]
+            parts.append(Scored(self.predictions[start:stop], proba, reasons, rails))
             start = stop
         return parts
 
@@ -52,18 +60,21 @@ def merge_batches(batches: list[RowBatch]) -> RowBatch:
 
 @dataclass
 class LoadedModel:
-    """A loaded model, the version it is, and the validator built from its schema."""
+    """A loaded model, the version it is, the validator built from its schema and its
+    guardrails (None when every rule is off)."""
 
     ref: ResolvedModel
     model: Model
     validator: RowValidator
     loaded_at: float = field(default_factory=time.time)
+    guardrails: Guardrails | None = None
 
     @classmethod
-    def load(cls, ref: ResolvedModel) -> LoadedModel:
-        """Load and check the model folder of ``ref``."""
+    def load(cls, ref: ResolvedModel, guardrails: GuardrailSettings | None = None) -> LoadedModel:
+        """Load and check the model folder of ``ref``, and build its guardrails."""
         model = Model.load(ref.path)
-        return cls(ref, model, RowValidator(model.schema_))
+        rails = Guardrails.build(guardrails, model)
+        return cls(ref, model, RowValidator(model.schema_), guardrails=rails)
 
     @property
     def class_keys(self) -> list[str] | None:
@@ -79,27 +90,57 @@ class LoadedModel:
             return self._score_frame(batch.frame)
         assert batch.columns is not None
         typed = typed_features(batch.columns, self.model.schema_, batch.n_rows)
-        labels: np.ndarray = np.zeros(0, dtype=object)
-        raw: np.ndarray = np.zeros((0, len(self.model.classes_ or [])))
-        if len(typed.keep):
-            labels, raw = self.model.score_features(typed.features)
-        return self._assemble(batch.n_rows, typed.keep, labels, raw, typed.reasons)
+        return self._predict(batch.n_rows, typed.features, typed.keep, typed.reasons, typed.columns)
 
     def _score_frame(self, frame: pd.DataFrame) -> Scored:
-        result = self.model.score(frame)
-        keep = np.asarray(frame.index.get_indexer(result.frame.index), dtype=np.int64)
-        labels = result.frame["prediction"].to_numpy()
-        keys = self.class_keys
-        raw = (
-            result.frame[[f"proba_{c}" for c in self.model.classes_ or []]].to_numpy()
-            if keys
-            else labels
-        )
+        """As ``Model.score``, keeping the typed features for the guardrails."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlwrightWarning)
+            conformed = conform(frame, self.model.schema_)
+        rejects = conformed.rejects
         reasons = {
             int(row): str(reason)
-            for row, reason in zip(result.rejects["_row"], result.rejects["_reason"], strict=True)
+            for row, reason in zip(rejects["_row"], rejects["_reason"], strict=True)
         }
-        return self._assemble(len(frame), keep, labels, raw, reasons)
+        keep = np.asarray(conformed.row_positions, dtype=np.int64)
+        return self._predict(len(frame), conformed.features, keep, reasons)
+
+    def _predict(
+        self,
+        n_rows: int,
+        features: pd.DataFrame,
+        keep: np.ndarray,
+        reasons: dict[int, str],
+        columns: dict[str, np.ndarray] | None = None,
+    ) -> Scored:
+        labels: np.ndarray = np.zeros(0, dtype=object)
+        raw: np.ndarray = np.zeros((0, len(self.model.classes_ or [])))
+        if len(keep):
+            labels, raw = self.model.score_features(features)
+        scored = self._assemble(n_rows, keep, labels, raw, reasons)
+        if self.guardrails is not None:
+            self._guard(scored, features if columns is None else columns, keep, raw)
+        return scored
+
+    def _guard(
+        self,
+        scored: Scored,
+        features: pd.DataFrame | dict[str, np.ndarray],
+        keep: np.ndarray,
+        raw: np.ndarray,
+    ) -> None:
+        """Check the scored rows against the guardrails; apply the "default" action."""
+        assert self.guardrails is not None
+        entries: list[dict[str, Any] | None] = [None] * len(scored.predictions)
+        proba = raw if self.class_keys is not None else None
+        checked = self.guardrails.check(features, proba, len(keep)) if len(keep) else []
+        for row, entry in zip(keep.tolist(), checked, strict=True):
+            if entry is not None:
+                scored.predictions[row] = self.guardrails.apply_default(
+                    scored.predictions[row], entry
+                )
+                entries[row] = entry
+        scored.guardrails = entries
 
     def _assemble(
         self,

@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mlwright.artifact import MANIFEST
 from mlwright.errors import ArtifactError, ConfigError
+
+if TYPE_CHECKING:
+    from mlwright.registry import Registry
 
 __all__ = ["FolderSource", "ModelSource", "RegistrySource", "ResolvedModel", "open_source"]
 
@@ -80,6 +83,11 @@ class RegistrySource:
         self.ref = ref
         self.registry_url = registry_url
         self._registry = open_registry(registry_url)
+
+    @property
+    def registry(self) -> Registry:
+        """The registry the reference is resolved in (its prediction log lives there too)."""
+        return self._registry
 
     @property
     def description(self) -> str:
