@@ -258,7 +258,10 @@ class RetrainSettings(_Section):
         0.3, gt=0, lt=1, description="share of the newest labelled rows held out to compare"
     )
     min_holdout_rows: int = Field(
-        100, ge=20, description="fewest held-out labelled rows a comparison needs"
+        100,
+        ge=20,
+        description="fewest held-out labelled rows a comparison needs (with compare = 'shadow': "
+        "labelled requests both versions scored)",
     )
     alpha: float = Field(
         0.05, gt=0, lt=0.5, description="significance level of the paired comparison"
@@ -270,6 +273,17 @@ class RetrainSettings(_Section):
         "challenger must show with significance (the interval's lower end)",
     )
     alias: str = Field("production", description="the alias whose version is the champion")
+    compare: Literal["holdout", "shadow"] = Field(
+        "holdout",
+        description="'holdout' trains a challenger and compares both on held-out labelled rows; "
+        "'shadow' trains nothing and compares the champion with the version `shadow` names on "
+        "the labelled requests both scored live (`mlwright serve --shadow`)",
+    )
+    shadow: str = Field(
+        "challenger",
+        description="the shadow challenger with compare = 'shadow': an alias or version of the "
+        "model (challenger, 4, or NAME@ALIAS)",
+    )
     time_limit: float | None = Field(
         None, gt=0, description="seconds to train the challenger (default: the champion's)"
     )

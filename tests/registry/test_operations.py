@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from mlwright.registry import open_registry
-from mlwright.registry.operations import LoggedRow, PredictionLog
+from mlwright.registry.operations import SHADOW_SOURCE, LoggedRow, PredictionLog
 from mlwright.registry.tables import log_sessions
 from tests.registry.conftest import fake_model
 
@@ -137,3 +137,15 @@ def test_a_dead_writer_is_reported(reg) -> None:  # type: ignore[no-untyped-def]
     second.close()
     assert len(messages) == 1
     assert "stopped without closing" in messages[0] and "missing from the log" in messages[0]
+
+
+def test_shadow_rows_count_once(reg) -> None:  # type: ignore[no-untyped-def]
+    ops = reg.operations
+    model_id = ops.model_id("churn")
+    ops.write_rows(model_id, 1, "rest", _rows(5))
+    ops.write_rows(model_id, 2, SHADOW_SOURCE, _rows(5))  # the same requests, scored by v2
+    ops.add_labels("churn", [f"r-{i}" for i in range(5)], ["No"] * 5)
+    assert ops.label_count("churn") == 5
+    assert len(ops.read("churn")) == 10
+    served = ops.read("churn", include_shadow=False)
+    assert len(served) == 5 and set(served.rows["source"]) == {"rest"}

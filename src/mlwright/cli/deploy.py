@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mlwright.api import load, locate, resolve_settings
 from mlwright.cli.output import emit
+from mlwright.cli.predlog import log_name
 from mlwright.deploy import BatchLog, export_docker, score_file
 from mlwright.errors import ConfigError
 from mlwright.progress import stderr_console
@@ -143,27 +144,13 @@ def _batch_log(
     chunk_size: int,
 ) -> BatchLog | None:
     """The started prediction log of a batch run, or None when the run does not log."""
-    enabled = options.enabled if log is None else log
-    if version is not None:  # a registry reference
-        if log_as is not None and log_as != version.name:
-            raise ConfigError(
-                f"--log-as {log_as} is for model folders; {model_ref} logs under its own name "
-                f"'{version.name}'. Drop --log-as."
-            )
-        if not enabled:
-            return None
-        name, number = version.name, version.version
-    else:
-        if log_as is None:
-            if log:
-                raise ConfigError(
-                    f"--log needs a registered model name for the folder {model_ref}; expected "
-                    "--log-as NAME (a model registered in --registry), or predict with NAME@ALIAS."
-                )
-            return None
-        if log is False:
-            return None
-        name, number = log_as, None
+    registered = None if version is None else version.name
+    name = log_name(
+        registered, model_ref, enabled=options.enabled, log=log, log_as=log_as, verb="predict with"
+    )
+    if name is None:
+        return None
+    number = None if version is None else version.version
     from mlwright.registry import open_registry
     from mlwright.registry.operations import PredictionLog
 

@@ -38,6 +38,13 @@ def retrain_cmd(
     time_limit: float = typer.Option(
         None, "--time-limit", help="Seconds to train the challenger [the champion's]."
     ),
+    shadow: str = typer.Option(
+        None,
+        "--shadow",
+        help="Train nothing: compare the champion with this version (NAME@ALIAS), which scored "
+        "live traffic as a shadow (mlwright serve --shadow), on the labelled requests both "
+        'scored [retrain.compare = "shadow", retrain.shadow].',
+    ),
     registry: str = typer.Option(None, "--registry", help=REGISTRY_HELP),
     project: Path = typer.Option(
         None, "--project", help="Project file to read (default: ./mlwright.toml when present)."
@@ -49,15 +56,20 @@ def retrain_cmd(
 
     Prints the decision (promoted, kept or skipped), the evidence and the reason. The exit
     code is 0 for each decision, and 1 when the run failed (e.g. the source could not be read).
+    With --shadow the challenger is a registered version that scored the live requests silently
+    (mlwright serve NAME@ALIAS --shadow ...), judged on the same rule on real outcomes.
 
     Example:
         mlwright retrain churn --if-needed --json
         mlwright retrain churn --alias production --time-limit 300
+        mlwright retrain churn --shadow churn@challenger
     """
     settings = resolve_settings(project_file=project, retrain={"time_limit": time_limit})
     reg = open_registry(registry)
     try:
-        decision = retrain(reg, name, alias=alias, if_needed=if_needed, settings=settings)
+        decision = retrain(
+            reg, name, alias=alias, if_needed=if_needed, settings=settings, shadow=shadow
+        )
     finally:
         reg.close()
     emit(as_json, decision.to_dict(), *_shown(decision))
@@ -85,8 +97,11 @@ def _shown(decision: RetrainDecision) -> list[Table | Text]:
             f"difference {_num(evidence['difference'])} "
             f"[{_num(evidence['low'])}, {_num(evidence['high'])}] · p {_num(evidence['p_value'])}",
         )
-        table.add_row("held-out rows", f"{decision.holdout_rows:,}")
+        compared = "shared labelled requests" if "shared" in decision.data else "held-out rows"
+        table.add_row(compared, f"{decision.holdout_rows:,}")
     data = decision.data
+    if data.get("compare") == "shadow":
+        table.add_row("shadow", str(data.get("shadow")))
     if "mode" in data:
         parts = [f"{data['mode']}"]
         if data.get("source") is not None:

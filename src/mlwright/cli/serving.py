@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from mlwright.errors import ConfigError
+from mlwright.cli.predlog import log_name
+from mlwright.errors import ConfigError, MlwrightError
 from mlwright.progress import stderr_console
 from mlwright.serving import (
-    FolderSource,
     ModelSource,
     RegistryPredictionLogger,
     RegistrySource,
@@ -93,6 +93,13 @@ def serve_cmd(
     default_prediction: str = typer.Option(
         None, "--default-prediction", help="The answer given under the 'default' action."
     ),
+    shadow: str = typer.Option(
+        None,
+        "--shadow",
+        help="Also score every answered request with this version (NAME@ALIAS), silently, "
+        "off the request path; its predictions are logged to be compared on real outcomes "
+        "(mlwright retrain NAME --shadow NAME@ALIAS).",
+    ),
     retrain: bool = typer.Option(
         False,
         "--retrain",
@@ -114,13 +121,16 @@ def serve_cmd(
     --no-log turns it off), which POST /feedback joins labels to and GET /monitoring judges; a
     model folder logs only with --log-as NAME (a model registered in --registry). Guardrails
     ([guardrails] in mlwright.toml, or the flags) flag, replace or route to review predictions
-    whose inputs are far outside the training data or whose confidence is low.
+    whose inputs are far outside the training data or whose confidence is low. --shadow scores
+    each answered request with a second version of the model too, never delaying or changing the
+    answer, and logs its predictions under the same request ids, so labels judge both.
 
     Example:
         mlwright serve models/churn --no-auth
         MLWRIGHT_API_KEYS=$KEY:predict mlwright serve churn@production --host 0.0.0.0
         mlwright serve churn@production --no-auth --low-confidence review
         mlwright serve churn@production --no-auth --retrain
+        mlwright serve churn@production --no-auth --shadow churn@challenger
     """
     keys = check_auth_setup(host, keys_from_environment(), no_auth)
     settings = load_settings(project).with_overrides(
@@ -148,6 +158,7 @@ def serve_cmd(
         guardrails=settings.guardrails if settings.guardrails.active else None,
         alerts=settings.alerts,
         monitoring=settings.monitoring,
+        shadow=shadow,
     )
     model_source = open_source(source, registry)
     resolved = model_source.resolve()  # a wrong path or reference fails here, in one line
@@ -172,6 +183,8 @@ def serve_cmd(
             highlight=False,
             soft_wrap=True,
         )
+    if shadow is not None:
+        _announce_shadow(shadow, logger)
     rails = settings.guardrails
     if rails.active:
         rules = [f"{r}={getattr(rails, r)}" for r in ("out_of_range", "low_confidence")]
@@ -215,6 +228,34 @@ def _runner(model_source: ModelSource, ref: str, settings: Settings) -> RetrainR
     return runner
 
 
+def _announce_shadow(shadow: str, logger: RegistryPredictionLogger | None) -> None:
+    """Say which version shadows; a reference that does not resolve yet is a warning (the
+    server retries it), a server without a prediction log an error."""
+    if logger is None:
+        raise ConfigError(
+            f"--shadow {shadow} needs the prediction log: the shadow's predictions are logged to "
+            "be compared on real outcomes. Serve NAME@ALIAS without --no-log (or a folder with "
+            "--log-as NAME)."
+        )
+    err = stderr_console()
+    try:
+        found = logger.registry.resolve(shadow)
+    except MlwrightError as exc:
+        err.print(
+            f"[yellow]warning:[/] the shadow {shadow} cannot be loaded yet ({exc}); the server "
+            "retries it and reports it in /health.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    err.print(
+        f"shadow: {found.name} version {found.version} scores every answered request, off the "
+        "request path (logged with source 'shadow')",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def prediction_logger(
     source: ModelSource,
     resolved: ResolvedModel,
@@ -230,31 +271,23 @@ def prediction_logger(
     False, or ``prediction_log.enabled = false``); a folder logs only under ``log_as``.
     """
     options: PredictionLogSettings = settings.prediction_log
-    enabled = options.enabled if log is None else log
+    registry_ref = isinstance(source, RegistrySource)
+    name = log_name(
+        resolved.name if registry_ref else None,
+        source.description,
+        enabled=options.enabled,
+        log=log,
+        log_as=log_as,
+        verb="serve",
+    )
+    if name is None:
+        return None
     if isinstance(source, RegistrySource):
-        if log_as is not None and log_as != resolved.name:
-            raise ConfigError(
-                f"--log-as {log_as} is for model folders; {source.description} logs under its "
-                f"own name '{resolved.name}'. Drop --log-as."
-            )
-        if not enabled:
-            return None
-        target, name = source.registry, resolved.name
+        target = source.registry
     else:
-        if log_as is None:
-            if log:
-                raise ConfigError(
-                    f"--log needs a registered model name for the folder {source.description}; "
-                    "expected --log-as NAME (a model registered in --registry), or serve "
-                    "NAME@ALIAS."
-                )
-            return None
-        if log is False:
-            return None
         from mlwright.registry import open_registry
 
-        assert isinstance(source, FolderSource)
-        target, name = open_registry(registry), log_as
+        target = open_registry(registry)
     return RegistryPredictionLogger(
         target,
         name,

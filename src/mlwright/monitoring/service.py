@@ -270,7 +270,9 @@ def monitor_logged(
             "before the end. Check --since and --until."
         )
     ops = registry.operations
-    logged = ops.read(name, since=since, until=until, version=version)
+    # what the version answered: a version that was a shadow before its promotion also has rows
+    # it scored silently, which monitoring of what was served leaves out
+    logged = ops.read(name, since=since, until=until, version=version, include_shadow=False)
     judged = _judge(logged, reference, schema, alpha, seed)
     result = LoggedMonitorResult(
         name,

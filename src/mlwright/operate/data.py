@@ -25,6 +25,7 @@ from mlwright.model import Model
 from mlwright.operate.policy import label_key
 from mlwright.registry import Registry
 from mlwright.registry.database import redact_url
+from mlwright.registry.operations import SHADOW_SOURCE
 from mlwright.settings import RetrainSettings
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "labelled_rows",
     "split_rows",
     "training_frame",
+    "typed_actuals",
 ]
 
 WEIGHT = "mlwright_retrain_weight"  # the row weights of one retrain; never a feature
@@ -81,12 +83,25 @@ def split_rows(labelled: LabelledRows, cutoff: datetime | None, policy: RetrainS
 
 
 def labelled_rows(registry: Registry, name: str, champion: Model) -> LabelledRows:
-    """The labelled logged predictions of ``name``, labels typed as the champion's target."""
+    """The labelled logged predictions of ``name``, labels typed as the champion's target.
+
+    Rows a shadow scored (source "shadow") are left out: each is a second prediction for a
+    request the served model answered, and that answer's row is here already.
+    """
     window = registry.operations.read(name, labelled_only=True)
-    rows = window.rows.reset_index(drop=True)
-    inputs = window.inputs.reset_index(drop=True)
+    live = (window.rows["source"] != SHADOW_SOURCE).to_numpy()
+    rows = window.rows[live].reset_index(drop=True)
+    inputs = window.inputs[live].reset_index(drop=True)
+    actual, unusable = typed_actuals(rows["actual"], champion)
+    scored = rows["rejected"].isna().to_numpy() if len(rows) else np.zeros(0, dtype=bool)
+    return LabelledRows(inputs, actual, rows["at"], scored, unusable)
+
+
+def typed_actuals(values: pd.Series, champion: Model) -> tuple[pd.Series, dict[str, int]]:
+    """Logged labels typed as the champion's target (None where unusable), and why the
+    unusable ones are, with counts."""
     target = champion.info_["target"]
-    typed = conform_target(pd.Series(list(rows["actual"]), dtype=object), champion.schema_[target])
+    typed = conform_target(pd.Series(list(values), dtype=object), champion.schema_[target])
     unusable: dict[str, int] = {}
     actual: list[Any] = []
     lookup = None
@@ -103,8 +118,7 @@ def labelled_rows(registry: Registry, name: str, champion: Model) -> LabelledRow
             continue
         unusable[problem] = unusable.get(problem, 0) + 1
         actual.append(None)
-    scored = rows["rejected"].isna().to_numpy() if len(rows) else np.zeros(0, dtype=bool)
-    return LabelledRows(inputs, pd.Series(actual, dtype=object), rows["at"], scored, unusable)
+    return pd.Series(actual, dtype=object), unusable
 
 
 def encoded_labels(actual: pd.Series, champion: Model) -> np.ndarray:

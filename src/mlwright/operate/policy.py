@@ -38,6 +38,7 @@ __all__ = [
     "Verdict",
     "check_triggers",
     "compare_on_holdout",
+    "compare_scores",
     "judge",
     "label_key",
     "last_decision",
@@ -207,11 +208,33 @@ def compare_on_holdout(
     aside, which are left out of it.
     """
     classes = champion.classes_
-    metric = get_metric(champion.metric_, champion.task_)
     ours = _raw_scores(challenger, rows, classes)
     theirs = _raw_scores(champion, rows, classes)
-    finite = np.isfinite(ours).reshape(len(rows), -1).all(axis=1)
-    finite &= np.isfinite(theirs).reshape(len(rows), -1).all(axis=1)
+    return compare_scores(
+        champion, challenger, ours, theirs, y, names=names, alpha=alpha, seed=seed, n_boot=n_boot
+    )
+
+
+def compare_scores(
+    champion: Model,
+    challenger: Model,
+    ours: np.ndarray,
+    theirs: np.ndarray,
+    y: np.ndarray,
+    *,
+    names: tuple[str, str],
+    alpha: float,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> tuple[Comparison, int]:
+    """The paired bootstrap of the challenger's scores ``ours`` against the champion's
+    ``theirs`` on the same rows: class probabilities in the champion's class order (values for
+    regression), NaN where a model set the row aside. Returns the comparison and how many rows
+    were left out for that."""
+    metric = get_metric(champion.metric_, champion.task_)
+    n = len(y)
+    finite = np.isfinite(ours).reshape(n, -1).all(axis=1)
+    finite &= np.isfinite(theirs).reshape(n, -1).all(axis=1)
     ours, theirs, y = ours[finite], theirs[finite], y[finite]
     if champion.task_ == "binary" and metric.needs == "label":
         ours = _cut_at_half(ours[:, 1], challenger.threshold_)
@@ -230,14 +253,21 @@ class Verdict:
     reason: str
 
 
-def judge(comparison: Comparison, policy: RetrainSettings, holdout_rows: int) -> Verdict:
+def judge(
+    comparison: Comparison,
+    policy: RetrainSettings,
+    holdout_rows: int,
+    *,
+    rows: str = "held-out labelled rows",
+) -> Verdict:
     """Promote only a challenger that is better by a margin that is itself significant: the gap
     is positive, ``p < alpha``, and the lower end of its ``1 - alpha`` interval is at least
-    ``margin`` (so a challenger a hair better, found by chance on a large holdout, stays out)."""
+    ``margin`` (so a challenger a hair better, found by chance on a large holdout, stays out).
+    ``rows`` says what the compared rows are, for the reason."""
     metric = comparison.metric
     scores = (
         f"{metric} {_num(comparison.score_a)} (challenger) vs {_num(comparison.score_b)} "
-        f"(champion) on {holdout_rows:,} held-out labelled rows"
+        f"(champion) on {holdout_rows:,} {rows}"
     )
     p = format_p(comparison.p_value, spaced=True)
     interval = (
@@ -246,7 +276,7 @@ def judge(comparison: Comparison, policy: RetrainSettings, holdout_rows: int) ->
     if not math.isfinite(comparison.p_value) or not math.isfinite(comparison.low):
         return Verdict(
             False,
-            f"the comparison is undefined on the held-out rows ({scores}); they may hold a "
+            f"the comparison is undefined on the compared rows ({scores}); they may hold a "
             "single class. The champion stays until more varied labels arrive.",
         )
     gap = f"{_num(comparison.difference)} {metric} ({interval}, {p})"

@@ -12,6 +12,10 @@ One run, under a lease in the registry database so that one runner acts at a tim
 5. write one ``retrain`` audit event with the decision, the evidence and the reason. Skipped runs
    are recorded too, so ``mlwright models history NAME`` shows every decision.
 
+With ``compare = "shadow"`` (or ``shadow=``) steps 2-4 are replaced: nothing is trained, and the
+champion is compared with a registered version that scored the live traffic as a shadow
+(``mlwright serve --shadow``), on the labelled requests both scored (``operate.shadow``).
+
 Example:
     >>> decision = retrain(mlwright.registry(), "churn", if_needed=True)
     >>> decision.decision, decision.reason
@@ -45,8 +49,15 @@ from mlwright.operate.data import (
     split_rows,
     training_frame,
 )
-from mlwright.operate.policy import check_triggers, compare_on_holdout, judge, trained_until
-from mlwright.registry import ModelVersion, Registry
+from mlwright.operate.policy import (
+    Verdict,
+    check_triggers,
+    compare_on_holdout,
+    judge,
+    trained_until,
+)
+from mlwright.operate.shadow import compare_shadow, shadow_reference, shared_rows, shortfall
+from mlwright.registry import Event, ModelVersion, Registry
 from mlwright.settings import RetrainSettings, Settings
 
 __all__ = ["Lease", "RetrainDecision", "retrain"]
@@ -61,7 +72,8 @@ class RetrainDecision:
     """What one retrain did and why: ``decision`` is "promoted", "kept" or "skipped".
 
     ``evidence`` is the paired comparison of challenger (``a``) and champion (``b``) on the
-    held-out rows (``Comparison.to_dict()``); ``data`` counts the rows of each part; ``error``
+    held-out rows (``Comparison.to_dict()``), or, comparing a shadow, on the labelled requests
+    both scored (``holdout_rows`` counts them); ``data`` counts the rows of each part; ``error``
     is set when the run failed (no source to read, training failed) rather than decided.
     """
 
@@ -180,6 +192,7 @@ def retrain(
     settings: Settings | None = None,
     actor: str | None = None,
     holder: str | None = None,
+    shadow: str | None = None,
 ) -> RetrainDecision:
     """Retrain ``name`` and promote the challenger only if it is significantly better.
 
@@ -198,6 +211,10 @@ def retrain(
         Who acts, for the audit log (default: ``MLWRIGHT_USER`` or the login name).
     holder:
         The lock holder's name (default: this host and process).
+    shadow:
+        Compare the champion with this version (``churn@challenger``, an alias or a version),
+        which scored the live traffic as a shadow, instead of training a challenger; the same as
+        ``[retrain] compare = "shadow"`` with ``shadow`` set.
 
     Returns
     -------
@@ -210,6 +227,8 @@ def retrain(
     """
     settings = resolve_settings(settings)
     policy = settings.retrain
+    if shadow is not None:
+        policy = policy.model_copy(update={"compare": "shadow", "shadow": shadow})
     alias = alias or policy.alias
     started = time.monotonic()
     champion = registry.resolve(f"{name}@{alias}")
@@ -268,6 +287,8 @@ class _Run:
             self.decision.trigger = check.fired
         else:
             self.decision.trigger = ["requested directly (without --if-needed)"]
+        if self.policy.compare == "shadow":
+            return self._decide_on_shadow(history)
         champion = Model.load(self.champion.path)
         labelled = labelled_rows(self.registry, self.name, champion)
         cutoff = trained_until(history, self.champion.version)
@@ -376,7 +397,52 @@ class _Run:
         self.decision.evidence = comparison.to_dict()
         self.decision.holdout_rows = compared
         self.decision.data["holdout_unscored"] = unscored
-        verdict = judge(comparison, self.policy, compared)
+        return self._settle(judge(comparison, self.policy, compared))
+
+    def _decide_on_shadow(self, history: list[Event]) -> RetrainDecision:
+        """Compare the champion with the shadow version on the labelled requests both scored."""
+        try:
+            ref = shadow_reference(self.name, self.policy.shadow)
+            found = self.registry.resolve(ref)
+        except MlwrightError as exc:
+            self.decision.error = str(exc)
+            return self.finish("skipped", f"the shadow version cannot be found: {exc}")
+        champ, chall = self.champion.version, found.version
+        self.decision.challenger = chall
+        self.decision.data = {"compare": "shadow", "shadow": ref}
+        if chall == champ:
+            return self.finish(
+                "skipped",
+                f"the shadow {ref} is version {champ}, the champion itself, so there is nothing "
+                f"to compare. Point the alias at a challenger (`mlwright models promote "
+                f"{self.name}@VERSION --alias ALIAS --reason ...`) and serve it with --shadow.",
+            )
+        champion, shadow = Model.load(self.champion.path), Model.load(found.path)
+        after = trained_until(history, chall)
+        rows = shared_rows(self.registry, self.name, champion, champ, shadow, chall, after=after)
+        self.decision.data.update(rows.info)
+        if len(rows) < self.policy.min_holdout_rows:
+            needed = self.policy.min_holdout_rows
+            return self.finish("skipped", shortfall(self.name, ref, rows, needed, (champ, chall)))
+        comparison, unscored = compare_shadow(
+            champion,
+            shadow,
+            rows,
+            names=(f"shadow v{chall}", f"champion v{champ}"),
+            alpha=self.policy.alpha,
+            seed=int(champion.info_.get("seed", 0)),
+        )
+        compared = len(rows) - unscored
+        self.decision.evidence = comparison.to_dict()
+        self.decision.holdout_rows = compared
+        self.decision.feedback_until = rows.newest  # the next decision on it judges later rows
+        rows_are = "labelled requests both versions scored live"
+        return self._settle(judge(comparison, self.policy, compared, rows=rows_are))
+
+    def _settle(self, verdict: Verdict) -> RetrainDecision:
+        """Promote the challenger if the verdict says so (unless the alias moved meanwhile),
+        otherwise keep the champion; record the decision."""
+        champ, chall = self.champion.version, self.decision.challenger
         if not verdict.promote:
             return self.finish("kept", f"kept version {champ}: {verdict.reason}")
         reason = f"promoted version {chall} over version {champ}: {verdict.reason}"

@@ -47,11 +47,16 @@ __all__ = [
     "LoggedWindow",
     "Operations",
     "PredictionLog",
+    "SHADOW_SOURCE",
 ]
 
 log = logging.getLogger("mlwright.predictions")
 
 _MAX_REQUEST_ID = 120
+WRITE_CHUNK = 200  # rows per insert transaction of the prediction log
+# the prediction log's source of rows a shadow model scored: second opinions on requests another
+# version answered, left out of everything that counts served rows or labels
+SHADOW_SOURCE = "shadow"
 
 
 def _now() -> datetime:
@@ -196,9 +201,12 @@ class Operations:
         until: datetime | None = None,
         version: int | None = None,
         labelled_only: bool = False,
+        include_shadow: bool = True,
         limit: int | None = None,
     ) -> LoggedWindow:
-        """Logged predictions of ``name`` in ``[since, until)``, oldest first, with labels."""
+        """Logged predictions of ``name`` in ``[since, until)``, oldest first, with labels
+        (``include_shadow=False``: only the rows a version answered, not those a shadow
+        scored)."""
         model_id = self.model_id(name)
         query = (
             select(
@@ -233,6 +241,8 @@ class Operations:
             query = query.where(predictions.c.version == version)
         if labelled_only:
             query = query.where(labels.c.at.is_not(None))
+        if not include_shadow:
+            query = query.where(predictions.c.source != SHADOW_SOURCE)
         query = query.order_by(predictions.c.at, predictions.c.id)
         if limit is not None:
             query = query.limit(limit)
@@ -359,7 +369,8 @@ class Operations:
         return LabelResult(received, len(ids), len(matched), unmatched, invalid)
 
     def label_count(self, name: str, *, since: datetime | None = None) -> int:
-        """Labels of ``name`` that match a logged prediction (received since ``since``)."""
+        """Labels of ``name`` that match a served prediction (received since ``since``); a
+        request a shadow also scored counts once."""
         from sqlalchemy import func
 
         model_id = self.model_id(name)
@@ -375,6 +386,7 @@ class Operations:
                 )
             )
             .where(labels.c.model_id == model_id)
+            .where(predictions.c.source != SHADOW_SOURCE)
         )
         if since is not None:
             query = query.where(labels.c.at >= _utc(since))
@@ -791,8 +803,11 @@ class PredictionLog:
     def _write(self, batch: dict[int | None, list[LoggedRow]], items: int) -> None:
         written = 0
         for version, rows in batch.items():
-            for start in range(0, len(rows), self.buffer_rows):
-                chunk = rows[start : start + self.buffer_rows]
+            # short transactions: a long insert holds the GIL for a long stretch, which shows
+            # in the served requests' tail latency; between two the writer waits on fsync
+            step = min(self.buffer_rows, WRITE_CHUNK)
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
                 for attempt in range(3):
                     try:
                         self.ops.write_rows(self.model_id, version, self.source, chunk)

@@ -20,7 +20,8 @@ POST /reload             admin      check the source for a new version now
 The metadata and the OpenAPI document need a ``predict`` key because they reveal the model's
 inputs; metrics and monitoring need ``admin`` because they reveal traffic (give the scraper an
 admin key). ``/feedback`` and ``/monitoring`` work when the server logs its predictions to a
-registry (``mlwright serve NAME@ALIAS`` does by default).
+registry (``mlwright serve NAME@ALIAS`` does by default). With ``ServingConfig.shadow`` another
+version scores every answered request silently, off the request path (``serving.shadow``).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from mlwright.serving.predlog import (
 from mlwright.serving.problems import ApiError, error_body
 from mlwright.serving.rows import RowBatch
 from mlwright.serving.scoring import LoadedModel, Scored
+from mlwright.serving.shadow import ShadowScorer
 from mlwright.serving.sources import ModelSource
 from mlwright.settings import MonitoringSettings
 
@@ -131,6 +133,7 @@ class _Server:
         self.holder = ModelHolder(
             source, metrics, poll_interval=config.poll_interval, guardrails=config.guardrails
         )
+        self.shadow = self._shadow(config, metrics)
         self.batcher = MicroBatcher(
             max_batch_rows=config.max_batch_rows,
             max_wait_s=config.batch_wait_ms / 1000,
@@ -139,6 +142,27 @@ class _Server:
             on_batch=metrics.batch_rows.observe,
         )
         self.started = time.time()
+
+    def _shadow(self, config: ServingConfig, metrics: ServingMetrics) -> ShadowScorer | None:
+        if config.shadow is None:
+            return None
+        if self.registry_log is None:
+            raise ConfigError(
+                f"the shadow {config.shadow} needs the prediction log (its predictions are "
+                "logged to be compared on real outcomes), and this server does not log to a "
+                "registry. Serve NAME@ALIAS with the log on, or drop --shadow."
+            )
+        writer = self.registry_log.writer
+        return ShadowScorer(
+            self.registry_log.registry,
+            self.registry_log.name,
+            config.shadow,
+            metrics,
+            poll_interval=config.poll_interval,
+            max_queued_rows=config.shadow_max_queued_rows,
+            buffer_rows=writer.buffer_rows,
+            flush_interval=writer.flush_interval,
+        )
 
     def loaded(self) -> LoadedModel:
         loaded = self.holder.current
@@ -170,6 +194,7 @@ class _Server:
                 "last_reload_failure": None if failure is None else failure.to_dict(),
                 "uptime_s": round(time.time() - self.started, 3),
                 "prediction_log": self._log_health(),
+                "shadow": None if self.shadow is None else self.shadow.health(),
             }
         )
 
@@ -312,10 +337,12 @@ class _Server:
     def _log(
         self, rid: str, loaded: LoadedModel, batch: RowBatch, document: dict[str, Any]
     ) -> None:
-        """THE hook: every answered predict request goes to the prediction logger here."""
+        """THE hook: every answered predict request goes to the prediction logger here, and
+        then to the shadow, if any (both only queue it)."""
+        now = time.time()
         record = PredictionRecord(
             request_id=rid,
-            timestamp=time.time(),
+            timestamp=now,
             model_name=loaded.ref.name,
             model_version=loaded.ref.version,
             model_digest=loaded.ref.digest,
@@ -326,6 +353,11 @@ class _Server:
             self.prediction_logger.log(record)
         except Exception:  # a logging failure must not fail the prediction
             log.exception("the prediction logger failed for request %s", rid)
+        if self.shadow is not None:
+            try:
+                self.shadow.submit(document["request_ids"], now, loaded, batch)
+            except Exception:  # nor may the shadow
+                log.exception("the shadow could not take request %s", rid)
 
     # -- the prediction log: feedback and monitoring --------------------------------------------
     def _logging(self, route: str) -> RegistryPredictionLogger:
@@ -487,6 +519,10 @@ def create_app(
         start, close = getattr(logger, "start", None), getattr(logger, "close", None)
         if callable(start):
             await run_in_threadpool(start)
+        shadow = server.shadow
+        if shadow is not None:
+            for message in await run_in_threadpool(shadow.start):
+                log.warning(message)
         server.batcher.start()
         server.holder.start()
         try:
@@ -494,6 +530,8 @@ def create_app(
         finally:
             server.holder.stop()
             await server.batcher.stop()
+            if shadow is not None:  # score and write what is queued, within the shutdown time
+                await run_in_threadpool(shadow.stop, config.shutdown_timeout)
             if callable(close):  # every answered request is queued by now: write them all
                 await run_in_threadpool(close)
 

@@ -20,7 +20,10 @@ class ServingConfig:
     the model was busy, so a lone client never waits. ``guardrails`` are the per-prediction
     rules (None, or every rule "off": none, and the request path does no extra work);
     ``monitoring`` and ``alerts`` are how ``GET /monitoring`` judges the log and which alert
-    rules it applies (None: the defaults, and no alert rules).
+    rules it applies (None: the defaults, and no alert rules). ``shadow`` is a registry
+    reference (``churn@challenger``) of another version of the logged model that scores every
+    answered request silently, off the request path (``serving.shadow``); at most
+    ``shadow_max_queued_rows`` rows wait for it, more are dropped and counted.
     """
 
     host: str = "127.0.0.1"
@@ -39,6 +42,8 @@ class ServingConfig:
     guardrails: GuardrailSettings | None = None
     alerts: AlertSettings | None = None
     monitoring: MonitoringSettings | None = None
+    shadow: str | None = None
+    shadow_max_queued_rows: int = 20_000
 
     def __post_init__(self) -> None:
         positive = {
@@ -48,6 +53,7 @@ class ServingConfig:
             "max_in_flight": self.max_in_flight,
             "max_queued_rows": self.max_queued_rows,
             "request_timeout": self.request_timeout,
+            "shadow_max_queued_rows": self.shadow_max_queued_rows,
         }
         for name, value in positive.items():
             if not value > 0:

@@ -14,13 +14,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
-from mlwright.serving.metrics import ServingMetrics
+from prometheus_client import Counter
+
 from mlwright.serving.scoring import LoadedModel
 from mlwright.serving.sources import ModelSource, ResolvedModel
 from mlwright.settings import GuardrailSettings
 
-__all__ = ["ModelHolder", "ReloadFailure"]
+__all__ = ["LoadEvents", "ModelHolder", "ReloadFailure"]
 
 log = logging.getLogger("mlwright.serving")
 
@@ -48,6 +50,17 @@ class ReloadFailure:
         }
 
 
+class LoadEvents(Protocol):
+    """Where a holder reports loads and failed loads: ``ServingMetrics`` for the served model,
+    a shadow's own counters for a shadow (``serving.shadow``)."""
+
+    reload_failures: Counter
+
+    def served(self, ref: ResolvedModel, loaded_at: float) -> None:
+        """Record that ``ref`` is now loaded."""
+        ...
+
+
 class ModelHolder:
     """Holds the current ``LoadedModel`` and keeps it in step with ``source``.
 
@@ -63,6 +76,8 @@ class ModelHolder:
         Seconds before a version that failed to load is tried again.
     guardrails:
         The per-prediction rules each loaded version is checked with (None: off).
+    role:
+        What the held model does, for the log ("serving"; "shadow-scoring" for a shadow).
 
     Example:
         >>> holder = ModelHolder(FolderSource("models/churn"), ServingMetrics())
@@ -72,13 +87,15 @@ class ModelHolder:
     def __init__(
         self,
         source: ModelSource,
-        metrics: ServingMetrics,
+        metrics: LoadEvents,
         *,
         poll_interval: float = 2.0,
         retry_failed_s: float = 30.0,
         guardrails: GuardrailSettings | None = None,
+        role: str = "serving",
     ) -> None:
         self.source = source
+        self.role = role
         self.guardrails = guardrails
         self.metrics = metrics
         self.poll_interval = poll_interval
@@ -131,7 +148,7 @@ class ModelHolder:
             gc.freeze()
             self.metrics.served(ref, loaded.loaded_at)
             version = "" if ref.version is None else f" version {ref.version}"
-            log.info("now serving %s%s (digest %s)", ref.name, version, ref.digest[:12])
+            log.info("now %s %s%s (digest %s)", self.role, ref.name, version, ref.digest[:12])
             return True
 
     def _is_current(self, ref: ResolvedModel) -> bool:
