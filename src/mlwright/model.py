@@ -20,7 +20,7 @@ from mlwright.data.conform import Conformed, conform
 from mlwright.data.fingerprint import fingerprint
 from mlwright.data.inference import detect_task, infer_schema
 from mlwright.data.profile import profile_data
-from mlwright.data.schema import Schema
+from mlwright.data.schema import Role, Schema
 from mlwright.errors import (
     ArtifactError,
     ConfigError,
@@ -36,7 +36,15 @@ from mlwright.evaluation import (
     evaluate_predictions,
     get_metric,
 )
-from mlwright.monitoring import MonitorReport, ReferenceProfile, build_reference, monitor
+from mlwright.evaluation.explain import Explanation, shapley_values
+from mlwright.monitoring import (
+    CategoricalReference,
+    MonitorReport,
+    NumericReference,
+    ReferenceProfile,
+    build_reference,
+    monitor,
+)
 from mlwright.progress import progress_bar
 from mlwright.search.budget import TimeBudget
 from mlwright.settings import Settings
@@ -357,6 +365,117 @@ class Model:
             picked = labels[np.argmax(raw, axis=1)]
         return picked
 
+    # -- explanation ---------------------------------------------------------------------------
+    def explain(
+        self,
+        df: pd.DataFrame,
+        *,
+        background: pd.DataFrame | None = None,
+        n_permutations: int = 64,
+        seed: int | None = None,
+    ) -> Explanation:
+        """Why each row got its prediction: Shapley values of the input columns, in the units of
+        the prediction (the probability of the positive class for binary, of each class for
+        multiclass, the value for regression), with ``base + values.sum(axis=1) == prediction``.
+
+        Every learner and ensemble is explained through its calibrated output by sampling column
+        orderings (see ``mlwright.evaluation.explain``); rows that cannot be scored are in
+        ``.rejects``. ``background`` rows (raw, like ``df``) stand for "a typical row"; without
+        them the model uses one baseline row of training medians and most frequent categories
+        (dates and free text: missing), so the values are baseline Shapley values.
+
+        Example:
+            >>> explanation = model.explain(test_df.head(5))
+            >>> explanation.values.round(3)        # rows x input columns
+            >>> explanation.to_dict(top=5)         # the JSON of POST /explain
+        """
+        self._check_fitted()
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(
+                f"expected a pandas DataFrame of rows to explain, got {type(df).__name__}. "
+                "Read files with mlwright.read_data(path) first."
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlwrightWarning)
+            conformed = conform(df, self.schema_)
+            rest = None if background is None else conform(background, self.schema_).features
+        if len(conformed.rejects):
+            warnings.warn(
+                f"{len(conformed.rejects)} of {len(df)} row(s) could not be scored and are not "
+                "explained; the explanation's .rejects has them with reasons.",
+                MlwrightWarning,
+                stacklevel=2,
+            )
+        explanation = self.explain_features(
+            conformed.features, background=rest, n_permutations=n_permutations, seed=seed
+        )
+        explanation.rejects = conformed.rejects
+        return explanation
+
+    def explain_features(
+        self,
+        features: pd.DataFrame,
+        *,
+        background: pd.DataFrame | None = None,
+        n_permutations: int = 64,
+        seed: int | None = None,
+    ) -> Explanation:
+        """``explain`` for rows already conformed (and conformed ``background`` rows)."""
+        self._check_fitted()
+        seed = int(self.info_["seed"]) if seed is None else seed
+        reference = self._explain_background(features, background, n_permutations, seed)
+        outputs, unit, pick = [str(self.info_["target"])], "value", slice(None)
+        if self.task_ != "regression":
+            assert self.classes_ is not None
+            binary = self.task_ == "binary"
+            outputs = [str(c) for c in (self.classes_[1:] if binary else self.classes_)]
+            unit, pick = "probability", slice(1, 2) if binary else slice(None)
+
+        def predict(frame: pd.DataFrame) -> np.ndarray:
+            raw = self.predictor_.predict(frame)
+            return raw[:, pick] if raw.ndim == 2 else raw
+
+        phi, base, pred, errors, method = shapley_values(
+            predict, features, reference, n_permutations=n_permutations, seed=seed
+        )
+        labels = None
+        if self.task_ != "regression" and len(features):
+            labels = list(self._labels(self.predictor_.predict(features)))
+        return Explanation(
+            phi,
+            base,
+            pred,
+            errors,
+            list(features.columns),
+            outputs,
+            features.index,
+            method,
+            unit,
+            len(reference),
+            inputs=features,
+            labels=labels,
+        )
+
+    def _explain_background(
+        self, features: pd.DataFrame, background: pd.DataFrame | None, n: int, seed: int
+    ) -> pd.DataFrame:
+        """Background rows: a sample of ``background``, or the training data's typical row."""
+        if background is None:
+            if self.reference_ is None:
+                raise ArtifactError(
+                    "this model has no training profile to explain against (it was saved by an "
+                    "older mlwright); pass background= rows, e.g. a sample of the training data."
+                )
+            return _typical_row(self.reference_, self.schema_, features)
+        if len(background) == 0:
+            raise DataError(
+                "background= has no usable rows; expected rows of the training schema. "
+                "Pass a sample of the training data."
+            )
+        keep = min(len(background), max(1, (n + 1) // 2))  # one per antithetic pair at most
+        rows = np.random.default_rng(seed).choice(len(background), size=keep, replace=False)
+        return background.iloc[np.sort(rows)][list(features.columns)]
+
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, df: pd.DataFrame, *, n_boot: int = 1000) -> Evaluation:
         """Metrics with 95% bootstrap intervals on labelled rows ``df``."""
@@ -554,6 +673,25 @@ def _encode_known(target: pd.Series, task: str, classes: list[Any] | None) -> np
             f"(known: {classes[:10]}). Evaluate only on rows with known labels."
         )
     return np.array([lookup[v] for v in target], dtype=np.int64)
+
+
+def _typical_row(
+    reference: ReferenceProfile, schema: Schema, features: pd.DataFrame
+) -> pd.DataFrame:
+    """One row of training medians and most frequent categories (dates and text: missing)."""
+    values: dict[str, Any] = {}
+    for col in schema.features:
+        ref = reference.feature(col.name)
+        value: Any = None
+        if isinstance(ref, NumericReference) and col.role is Role.NUMERIC:
+            value = ref.median
+        elif isinstance(ref, CategoricalReference) and ref.categories:
+            value = ref.categories[0]
+            if col.role is Role.BOOLEAN:
+                value = 1.0 if value == "true" else 0.0
+        values[col.name] = [value]
+    row = pd.DataFrame(values, columns=features.columns)
+    return row.astype(features.dtypes.to_dict())
 
 
 def _plain(value: Any) -> Any:

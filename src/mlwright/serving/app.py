@@ -9,6 +9,7 @@ route                    policy     what
 GET  /health             public     liveness, the model served, the last reload failure
 GET  /ready              public     200 once a model is loaded, 503 before
 POST /predict            predict    score rows (JSON, CSV or Parquet)
+POST /explain            predict    why each row got its prediction (feature attributions)
 POST /feedback           predict    ground truth for predictions (request id + actual value)
 GET  /metadata           predict    input schema, model name/version, task, classes, metrics
 GET  /openapi.json       predict    this API, with the model's own input columns
@@ -29,11 +30,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -41,10 +44,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from mlwright.errors import ConfigError, MlwrightError
+from mlwright.data.conform import conform
+from mlwright.errors import ConfigError, MlwrightError, MlwrightWarning
 from mlwright.serving.auth import Access
 from mlwright.serving.batcher import MicroBatcher
 from mlwright.serving.config import ServingConfig
+from mlwright.serving.features import typed_features
 from mlwright.serving.feedback import parse_labels
 from mlwright.serving.guardrails import RULES
 from mlwright.serving.holder import ModelHolder
@@ -73,10 +78,13 @@ __all__ = ["ROUTE_POLICIES", "create_app"]
 
 log = logging.getLogger("mlwright.serving")
 
+_EXPLAIN_MAX_ROWS = 100  # an explanation costs ~n_permutations x columns predictions per row
+
 ROUTE_POLICIES: Mapping[tuple[str, str], Access] = {
     ("GET", "/health"): Access.PUBLIC,
     ("GET", "/ready"): Access.PUBLIC,
     ("POST", "/predict"): Access.PREDICT,
+    ("POST", "/explain"): Access.PREDICT,
     ("POST", "/feedback"): Access.PREDICT,
     ("GET", "/metadata"): Access.PREDICT,
     ("GET", "/openapi.json"): Access.PREDICT,
@@ -299,6 +307,34 @@ class _Server:
             self._count_guardrails(scored.guardrails)
         self._log(rid, loaded, batch, document)
         return _json(document)
+
+    async def explain(self, request: Request) -> Response:
+        """Attributions for at most ``max_explain_rows`` rows; ``?top=N`` columns per row."""
+        kind = body_kind(request.headers.get("content-type"))
+        body = await read_body(request, self.config.max_body_bytes)
+        loaded = self.loaded()
+        top = _top_param(request.query_params.get("top", "10"))
+        batch = await self._parse(kind, body, loaded)
+        if batch.n_rows > _EXPLAIN_MAX_ROWS:
+            raise ApiError(
+                413,
+                "too_many_rows",
+                f"{batch.n_rows} rows sent to /explain; it explains at most {_EXPLAIN_MAX_ROWS} "
+                "per request (each costs about a thousand predictions).",
+                expected=f"at most {_EXPLAIN_MAX_ROWS} rows",
+                hint="Send the rows in smaller requests.",
+            )
+        try:
+            document = await run_in_threadpool(_explain, loaded, batch, top)
+        except MlwrightError as exc:
+            raise ApiError(
+                exc.http_status,
+                exc.code,
+                str(exc),
+                expected="rows the model can explain",
+                hint="Fix the input as the message says.",
+            ) from None
+        return _json({**document, "model": _model_ref(loaded)})
 
     def _count_guardrails(self, entries: list[dict[str, Any] | None]) -> None:
         for entry in entries:
@@ -546,6 +582,7 @@ def create_app(
     app.add_api_route("/health", server.health, methods=["GET"], summary="Liveness")
     app.add_api_route("/ready", server.ready, methods=["GET"], summary="Readiness")
     app.add_api_route("/predict", server.predict, methods=["POST"], summary="Score rows")
+    app.add_api_route("/explain", server.explain, methods=["POST"], summary="Explain predictions")
     app.add_api_route(
         "/feedback", server.feedback, methods=["POST"], summary="Ground truth for predictions"
     )
@@ -604,6 +641,42 @@ def _monitor(
     return document
 
 
+def _top_param(text: str) -> int:
+    try:
+        top = int(text)
+    except ValueError:
+        top = -1
+    if top < 0:
+        raise ApiError(
+            422,
+            "invalid_query",
+            f"top={text!r} is not a count.",
+            expected="top: how many columns to list per row, a whole number >= 0 (default 10)",
+            hint="POST /explain?top=5",
+        )
+    return top
+
+
+def _explain(loaded: LoadedModel, batch: RowBatch, top: int) -> dict[str, Any]:
+    """The attributions of the usable rows of ``batch`` (rows by position), rejects with why."""
+    model = loaded.model
+    if batch.frame is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MlwrightWarning)
+            conformed = conform(batch.frame, model.schema_)
+        features = conformed.features.set_axis(pd.Index(conformed.row_positions))
+        reasons = dict(zip(conformed.rejects["_row"], conformed.rejects["_reason"], strict=True))
+    else:
+        assert batch.columns is not None
+        typed = typed_features(batch.columns, model.schema_, batch.n_rows)
+        features, reasons = typed.features, typed.reasons
+    document = model.explain_features(features).to_dict(top=top)
+    document["rejects"] = [
+        {"row": int(row), "reason": str(why)} for row, why in sorted(reasons.items())
+    ]
+    return document
+
+
 def route_methods(app: FastAPI) -> list[tuple[str, str]]:
     """Every (method, path) the app answers."""
     out = []
@@ -648,8 +721,8 @@ def _add_error_handlers(app: FastAPI, metrics: ServingMetrics) -> None:
                 404,
                 "not_found",
                 f"there is no route {request.url.path}.",
-                expected="one of /predict, /feedback, /metadata, /health, /ready, /metrics, "
-                "/monitoring, /reload, /openapi.json",
+                expected="one of /predict, /explain, /feedback, /metadata, /health, /ready, "
+                "/metrics, /monitoring, /reload, /openapi.json",
                 hint="See /openapi.json for the routes.",
             )
         elif exc.status_code == 405:
