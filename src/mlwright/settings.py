@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mlwright.errors import ConfigError
 
 __all__ = [
+    "DURATION",
     "PROJECT_FILE",
     "AlertSettings",
     "Constraints",
@@ -36,6 +38,7 @@ __all__ = [
     "Settings",
     "TrainingSettings",
     "load_settings",
+    "parse_duration",
     "render_project_file",
 ]
 
@@ -154,7 +157,32 @@ class GuardrailSettings(_Section):
         return self.out_of_range != "off" or self.low_confidence != "off"
 
 
-_DURATION = r"^\s*\d+(\.\d+)?\s*(s|m|min|h|d|w)\s*$"
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | timedelta) -> timedelta:
+    """``"30m"``, ``"6h"``, ``"1d"``, ``"2w"`` (or a timedelta) as a positive timedelta.
+
+    Example:
+        >>> parse_duration("36h")
+        datetime.timedelta(days=1, seconds=43200)
+    """
+    if isinstance(text, timedelta):
+        value = text
+    else:
+        found = DURATION.match(str(text))
+        if found is None:
+            raise ConfigError(
+                f"'{str(text)[:40]}' is not a duration; write a number and a unit: 30m, 6h, 1d "
+                "or 2w (s, m, h, d, w)."
+            )
+        value = timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
+    if value <= timedelta(0):
+        raise ConfigError(f"a duration must be positive, got {value}; write e.g. 1d or 6h.")
+    return value
+
+
 ALERT_RULES = (
     "status:alert",
     "status:warning",
@@ -189,7 +217,7 @@ class MonitoringSettings(_Section):
     @field_validator("window")
     @classmethod
     def _duration(cls, window: str | None) -> str | None:
-        if window and not re.match(_DURATION, window):
+        if window and not DURATION.match(window):
             raise ValueError(
                 f"window must be a duration such as 30m, 6h, 1d or 1w, got '{window[:40]}'"
             )
@@ -297,7 +325,7 @@ class RetrainSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, schedule: str | None) -> str | None:
-        if schedule and not re.match(_DURATION, schedule):
+        if schedule and not DURATION.match(schedule):
             raise ValueError(
                 f"schedule must be a duration such as 12h, 7d or 4w, got '{schedule[:40]}'"
             )

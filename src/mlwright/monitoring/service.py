@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from mlwright.monitoring.drift import ALPHA, MIN_ROWS
 from mlwright.monitoring.reference import ReferenceProfile
 from mlwright.monitoring.report import MonitorReport, monitor
 from mlwright.registry.operations import LoggedWindow
-from mlwright.settings import AlertSettings
+from mlwright.settings import DURATION, AlertSettings, parse_duration
 
 if TYPE_CHECKING:
     from mlwright.registry import Registry
@@ -56,28 +55,9 @@ __all__ = [
 
 MAX_WINDOWS = 1000
 _MAX_REQUEST_ID = 120
-_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$")
 
 
 # -- time ----------------------------------------------------------------------------------------
-def parse_duration(text: str | timedelta) -> timedelta:
-    """``"30m"``, ``"6h"``, ``"1d"``, ``"2w"`` (or a timedelta) as a positive timedelta."""
-    if isinstance(text, timedelta):
-        value = text
-    else:
-        found = _DURATION.match(str(text))
-        if found is None:
-            raise ConfigError(
-                f"'{text}' is not a duration; write a number and a unit: 30m, 6h, 1d or 2w "
-                "(s, m, h, d, w)."
-            )
-        value = timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
-    if value <= timedelta(0):
-        raise ConfigError(f"a duration must be positive, got {value}; write e.g. 1d or 6h.")
-    return value
-
-
 def parse_time(value: str | datetime | timedelta, *, now: datetime | None = None) -> datetime:
     """A moment in UTC: an ISO date/time (no zone means UTC), or a duration back from ``now``
     (``"7d"`` is seven days ago).
@@ -89,7 +69,7 @@ def parse_time(value: str | datetime | timedelta, *, now: datetime | None = None
     now = _utc(now) or datetime.now(UTC)
     if isinstance(value, datetime):
         return _utc(value) or now
-    if isinstance(value, timedelta) or _DURATION.match(str(value)):
+    if isinstance(value, timedelta) or DURATION.match(str(value)):
         return now - parse_duration(value)
     try:
         when = datetime.fromisoformat(str(value).strip())

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,12 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlwright.errors import ConfigError, MlwrightWarning
+from mlwright.errors import MlwrightWarning
 from mlwright.evaluation import Comparison, get_metric, paired_bootstrap
 from mlwright.evaluation.compare import format_p
 from mlwright.model import Model
 from mlwright.registry import Event, ModelVersion, Registry
-from mlwright.settings import RetrainSettings
+from mlwright.settings import RetrainSettings, parse_duration
 
 __all__ = [
     "DECIDED",
@@ -47,23 +46,6 @@ __all__ = [
 ]
 
 DECIDED = ("promoted", "kept")  # decisions that count for the triggers; "skipped" does not
-_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"7d"``, ``"12h"``, ``"30m"``, ``"90s"`` or ``"2w"`` as a timedelta.
-
-    Example:
-        >>> parse_duration("36h")
-        datetime.timedelta(days=1, seconds=43200)
-    """
-    found = _DURATION.match(text)
-    if found is None:
-        raise ConfigError(
-            f"'{text[:40]}' is not a duration; write a number and a unit, e.g. 30m, 12h, 7d or 2w."
-        )
-    return timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
 
 
 # -- triggers -------------------------------------------------------------------------------------

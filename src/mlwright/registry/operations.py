@@ -57,6 +57,11 @@ WRITE_CHUNK = 200  # rows per insert transaction of the prediction log
 # the prediction log's source of rows a shadow model scored: second opinions on requests another
 # version answered, left out of everything that counts served rows or labels
 SHADOW_SOURCE = "shadow"
+# a label belongs to the logged predictions of the same model with the same request id
+_LABELLED = and_(
+    labels.c.model_id == predictions.c.model_id,
+    labels.c.request_id == predictions.c.request_id,
+)
 
 
 def _now() -> datetime:
@@ -225,10 +230,7 @@ class Operations:
             .select_from(
                 predictions.outerjoin(
                     labels,
-                    and_(
-                        labels.c.model_id == predictions.c.model_id,
-                        labels.c.request_id == predictions.c.request_id,
-                    ),
+                    _LABELLED,
                 )
             )
             .where(predictions.c.model_id == model_id)
@@ -379,10 +381,7 @@ class Operations:
             .select_from(
                 labels.join(
                     predictions,
-                    and_(
-                        labels.c.model_id == predictions.c.model_id,
-                        labels.c.request_id == predictions.c.request_id,
-                    ),
+                    _LABELLED,
                 )
             )
             .where(labels.c.model_id == model_id)

@@ -292,13 +292,7 @@ class _Server:
         except ApiError:
             raise
         except MlwrightError as exc:
-            raise ApiError(
-                exc.http_status,
-                exc.code,
-                str(exc),
-                expected="rows the model can score",
-                hint="Fix the input as the message says.",
-            ) from None
+            raise ApiError.from_error(exc, "rows the model can score") from None
         document = self._answer(rid, loaded, scored)
         self.metrics.rows_predicted.inc(batch.n_rows - len(scored.reasons))
         if scored.reasons:
@@ -327,13 +321,7 @@ class _Server:
         try:
             document = await run_in_threadpool(_explain, loaded, batch, top)
         except MlwrightError as exc:
-            raise ApiError(
-                exc.http_status,
-                exc.code,
-                str(exc),
-                expected="rows the model can explain",
-                hint="Fix the input as the message says.",
-            ) from None
+            raise ApiError.from_error(exc, "rows the model can explain") from None
         return _json({**document, "model": _model_ref(loaded)})
 
     def _count_guardrails(self, entries: list[dict[str, Any] | None]) -> None:
@@ -463,12 +451,8 @@ class _Server:
                 hint="GET /monitoring?since=7d&window=1d",
             ) from None
         except MlwrightError as exc:
-            raise ApiError(
-                exc.http_status,
-                exc.code,
-                str(exc),
-                expected="a model that can be monitored, with logged predictions",
-                hint="Follow the message.",
+            raise ApiError.from_error(
+                exc, "a model that can be monitored, with logged predictions", "Follow the message."
             ) from None
         return _json(report)
 

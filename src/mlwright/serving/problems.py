@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from mlwright.errors import MlwrightError
+
 __all__ = ["ApiError", "FieldProblem", "error_body"]
 
 _MAX_FIELDS = 50  # a request with thousands of bad values gets the first ones and a count
@@ -43,6 +45,13 @@ class ApiError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @classmethod
+    def from_error(
+        cls, exc: MlwrightError, expected: str, hint: str = "Fix the input as the message says."
+    ) -> ApiError:
+        """The answer for an mlwright error raised while handling a request (its own status)."""
+        return cls(exc.http_status, exc.code, str(exc), expected=expected, hint=hint)
 
     def body(self, request_id: str | None = None) -> bytes:
         """The JSON body of the response."""
