@@ -606,7 +606,10 @@ class Model:
         model.training_rejects_ = pd.DataFrame()
         # older artifacts have no reference; load it only when the manifest vouches for it
         listed = "reference/profile.json" in manifest["files"]
-        model.reference_ = ReferenceProfile.read(root / "reference") if listed else None
+        rows = "reference/rows.parquet" in manifest["files"]  # hash-checked only when listed
+        model.reference_ = (
+            ReferenceProfile.read(root / "reference", with_rows=rows) if listed else None
+        )
         return model
 
     def __repr__(self) -> str:

@@ -101,6 +101,15 @@ class Constraints(_Section):
     sensitive_columns: list[str] = Field(default_factory=list)
 
 
+class CardSettings(_Section):
+    """What only the model's owner knows, written into the model card (``mlwright card``)."""
+
+    intended_use: str | None = None
+    out_of_scope: str | None = None
+    owner: str | None = None
+    ethical_considerations: str | None = None
+
+
 class PredictionLogSettings(_Section):
     """The prediction log: predictions served or batch-scored, kept in the registry database."""
 
@@ -343,6 +352,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     costs: Costs | None = None
     constraints: Constraints = Field(default_factory=Constraints)
+    card: CardSettings = Field(default_factory=CardSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     prediction_log: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
@@ -483,6 +493,14 @@ deterministic = false
 # max_latency_ms = 10
 # Columns that are sensitive: results are reported per group of each (e.g. ["gender"]).
 sensitive_columns = []
+
+# The model card (`mlwright card`, and the report's last part): what only the owner knows.
+# Left empty, the card marks each as "to be filled in by the model owner".
+[card]
+# intended_use = "Monthly retention campaign: who gets a discount offer."
+# out_of_scope = "Credit decisions; customers outside the consumer segment."
+# owner = "Retention analytics, retention-ml@example.com"
+# ethical_considerations = "A missed churner loses an offer; nobody is charged more."
 
 # The prediction log: what `mlwright serve NAME@ALIAS` and `mlwright predict NAME@ALIAS` scored,
 # in the registry database, for monitoring and labels (`--no-log` turns it off for one run).

@@ -155,6 +155,14 @@ def test_errors_are_one_line_and_debug_shows_traceback(tmp_path: Path, capsys):
     assert code == 1 and "Traceback" in err
 
 
+def test_usage_errors_are_usage_errors(capsys):
+    # Typer 0.2x raises its own copy of click's exceptions: still a usage error (exit 2)
+    code, _, err = run(["train", "data.csv", "--no-such-option"], capsys)
+    assert code == 2 and "No such option" in err and "internal error" not in err
+    code, _, err = run(["no-such-command"], capsys)
+    assert code == 2 and "internal error" not in err
+
+
 def test_python_m_and_console_script():
     proc = subprocess.run(
         [sys.executable, "-m", "mlwright", "--help"],

@@ -30,6 +30,12 @@ def test_reference_round_trips_through_save_and_load(churn_model, tmp_path):
     assert ReferenceProfile.from_dict(ref.to_dict()).to_dict() == ref.to_dict()
     tenure = ref.feature("tenure")
     assert isinstance(tenure, NumericReference) and len(tenure.sample) <= 5000
+    # the joint row sample (for reports) lines up with the scores and survives the round trip
+    assert ref.sample_frame is not None and len(ref.sample_frame) == len(ref.scores)
+    assert "reference/rows.parquet" in files
+    back = loaded.reference_.sample_frame
+    assert back is not None and list(back.columns) == churn_model.schema_.feature_names
+    assert np.allclose(pd.to_numeric(back["tenure"]).to_numpy(), tenure.sample)  # no missing
 
 
 def test_monitor_a_real_model_on_its_test_split(churn_model):

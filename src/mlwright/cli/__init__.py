@@ -14,6 +14,7 @@ from mlwright.cli import data as data_cmds
 from mlwright.cli import deploy as deploy_cmds
 from mlwright.cli import monitoring as monitoring_cmds
 from mlwright.cli import registry as registry_cmds
+from mlwright.cli import report as report_cmds
 from mlwright.cli import retrain as retrain_cmds
 from mlwright.cli import serving as serving_cmds
 from mlwright.cli import training as training_cmds
@@ -45,9 +46,20 @@ deploy_cmds.register(app)
 registry_cmds.register(app)
 retrain_cmds.register(app)
 monitoring_cmds.register(app)
+report_cmds.register(app)
 
 _EXIT_ERROR = 1
 _EXIT_INTERNAL = 3
+
+# Typer 0.2x raises its own copy of click's exceptions (typer._click) and its own Exit/Abort;
+# older Typer raises click's. Catch both.
+try:
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - Typer before it vendored click
+    _typer_click = click.exceptions  # type: ignore[misc]
+_USAGE_ERRORS = (click.ClickException, _typer_click.ClickException)
+_EXITS = (click.exceptions.Exit, typer.Exit)
+_ABORTS = (click.exceptions.Abort, typer.Abort)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,12 +81,12 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(_EXIT_ERROR)
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except _USAGE_ERRORS as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORTS:
         err.print("aborted")
         sys.exit(130)
     except KeyboardInterrupt:

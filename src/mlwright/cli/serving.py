@@ -1,4 +1,4 @@
-"""``mlwright serve``: the REST model server."""
+"""``mlwright serve``: the REST model server; ``mlwright ui``: the web dashboard alone."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Add the commands of this module to ``app``."""
     app.command("serve")(serve_cmd)
+    app.command("ui")(ui_cmd)
 
 
 def serve_cmd(
@@ -195,6 +196,55 @@ def serve_cmd(
     finally:
         if runner is not None:
             runner.stop()
+
+
+def ui_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    registry: str = typer.Option(
+        None, "--registry", help="Registry folder or URL (default: $MLWRIGHT_REGISTRY)."
+    ),
+    no_auth: bool = typer.Option(
+        False, "--no-auth", help="Serve without API keys (only on 127.0.0.1/localhost)."
+    ),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Serve the web dashboard of a registry: models, versions and aliases, leaderboards and
+    reports, monitoring charts, alerts, the audit log, and promote / roll back with a reason.
+
+    Open http://HOST:PORT/ui and sign in with an API key (the same keys as mlwright serve:
+    MLWRIGHT_API_KEYS or MLWRIGHT_API_KEYS_FILE); a predict key can look, an admin key can
+    also promote and roll back. Every asset is served by mlwright itself, so it works offline.
+    `mlwright serve NAME@ALIAS` shows the same dashboard at /ui.
+
+    Example:
+        mlwright ui --no-auth
+        MLWRIGHT_API_KEYS=$KEY:admin mlwright ui --host 0.0.0.0 --port 8080 --registry ./reg
+    """
+    from mlwright.registry import open_registry
+    from mlwright.registry.database import redact_url
+    from mlwright.serving.dashboard_app import serve_dashboard
+
+    keys = check_auth_setup(host, keys_from_environment(), no_auth)
+    opened = open_registry(registry)
+    auth = "no auth (localhost only)" if keys is None else f"{len(keys)} API key(s)"
+    stderr_console().print(
+        f"dashboard of {redact_url(opened.url)} on http://{host}:{port}/ui ({auth})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    try:
+        serve_dashboard(
+            opened,
+            keys,
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+            access_log=access_log,
+        )
+    finally:
+        opened.close()
 
 
 def _runner(model_source: ModelSource, ref: str, settings: Settings) -> RetrainRunner:

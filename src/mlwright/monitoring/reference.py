@@ -129,7 +129,9 @@ class ReferenceProfile:
 
     ``performance`` holds the reference metrics (out-of-fold): ``accuracy`` and ``roc_auc`` for
     classifiers, ``rmse`` and ``mse_var`` for regression, and ``rows``. ``scores``/``labels`` are
-    the out-of-fold scores and encoded targets of at most 5,000 training rows.
+    the out-of-fold scores and encoded targets of at most 5,000 training rows, and
+    ``sample_frame`` the conformed feature values of the same rows (for reports: segments, effects;
+    None in models saved before it was kept).
 
     Example:
         >>> ref = model.reference_
@@ -147,6 +149,7 @@ class ReferenceProfile:
     performance: dict[str, float]
     scores: np.ndarray | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
+    sample_frame: pd.DataFrame | None = field(default=None, repr=False)
 
     def feature(self, name: str) -> FeatureReference:
         """The reference of column ``name``."""
@@ -211,6 +214,8 @@ class ReferenceProfile:
             np.save(directory / "scores.npy", self.scores.astype(np.float64))
         if self.labels is not None:
             np.save(directory / "labels.npy", self.labels.astype(np.float64))
+        if self.sample_frame is not None:
+            _parquet_safe(self.sample_frame).to_parquet(directory / "rows.parquet", index=False)
         body = {
             **self._head(),
             "features": [_without_sample(f) for f in self.features],
@@ -220,8 +225,8 @@ class ReferenceProfile:
         (directory / "profile.json").write_text(json.dumps(body, indent=1), encoding="utf-8")
 
     @classmethod
-    def read(cls, directory: Path) -> ReferenceProfile:
-        """Inverse of ``write``."""
+    def read(cls, directory: Path, *, with_rows: bool = True) -> ReferenceProfile:
+        """Inverse of ``write``; ``with_rows=False`` leaves the row sample unread."""
         body = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
         flat = np.load(directory / "samples.npy", allow_pickle=False)
         offsets = np.cumsum([0, *body.pop("sample_sizes")])
@@ -232,10 +237,24 @@ class ReferenceProfile:
         for name in ("scores", "labels"):
             path = directory / f"{name}.npy"
             body[name] = np.load(path, allow_pickle=False).tolist() if path.is_file() else None
-        return cls.from_dict(body)
+        profile = cls.from_dict(body)
+        rows = directory / "rows.parquet"
+        if with_rows and rows.is_file():
+            profile.sample_frame = pd.read_parquet(rows)
+        return profile
 
     def _all(self) -> list[FeatureReference]:
         return [*self.features, *([self.prediction] if self.prediction is not None else [])]
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with object columns as strings (missing kept), which Parquet stores as-is."""
+    out = frame.reset_index(drop=True).copy()
+    for name in out.columns:
+        if out[name].dtype == object or isinstance(out[name].dtype, pd.CategoricalDtype):
+            column = out[name].astype(object)
+            out[name] = column.where(column.isna(), column.astype(str))
+    return out
 
 
 def _without_sample(ref: FeatureReference) -> dict[str, Any]:
@@ -422,6 +441,7 @@ def build_reference(
         performance=performance,
         scores=None if scores is None else scores[sample_rows],
         labels=None if labels is None else np.asarray(labels, dtype=float)[sample_rows],
+        sample_frame=features.iloc[sample_rows].reset_index(drop=True),
     )
 
 

@@ -16,12 +16,15 @@ GET  /openapi.json       predict    this API, with the model's own input columns
 GET  /metrics            admin      Prometheus metrics
 GET  /monitoring         admin      drift, data quality and performance of logged predictions
 POST /reload             admin      check the source for a new version now
+GET  /ui ...             predict    the web dashboard (``serving.dashboard``; POSTs: admin)
 =======================  =========  ==========================================================
 
 The metadata and the OpenAPI document need a ``predict`` key because they reveal the model's
 inputs; metrics and monitoring need ``admin`` because they reveal traffic (give the scraper an
 admin key). ``/feedback`` and ``/monitoring`` work when the server logs its predictions to a
-registry (``mlwright serve NAME@ALIAS`` does by default). With ``ServingConfig.shadow`` another
+registry (``mlwright serve NAME@ALIAS`` does by default). The dashboard's routes enforce their
+policies themselves (a browser signs in once and sends a cookie, not a header) and show the
+registry the server reads or logs to. With ``ServingConfig.shadow`` another
 version scores every answered request silently, off the request path (``serving.shadow``).
 """
 
@@ -49,6 +52,8 @@ from mlwright.errors import ConfigError, MlwrightError, MlwrightWarning
 from mlwright.serving.auth import Access
 from mlwright.serving.batcher import MicroBatcher
 from mlwright.serving.config import ServingConfig
+from mlwright.serving.dashboard import DASHBOARD_POLICIES, Dashboard
+from mlwright.serving.dashboard_routes import mount_dashboard
 from mlwright.serving.features import typed_features
 from mlwright.serving.feedback import parse_labels
 from mlwright.serving.guardrails import RULES
@@ -71,7 +76,7 @@ from mlwright.serving.problems import ApiError, error_body
 from mlwright.serving.rows import RowBatch
 from mlwright.serving.scoring import LoadedModel, Scored
 from mlwright.serving.shadow import ShadowScorer
-from mlwright.serving.sources import ModelSource
+from mlwright.serving.sources import ModelSource, RegistrySource
 from mlwright.settings import MonitoringSettings
 
 __all__ = ["ROUTE_POLICIES", "create_app"]
@@ -92,6 +97,7 @@ ROUTE_POLICIES: Mapping[tuple[str, str], Access] = {
     ("GET", "/metrics"): Access.ADMIN,
     ("GET", "/monitoring"): Access.ADMIN,
     ("POST", "/reload"): Access.ADMIN,
+    **DASHBOARD_POLICIES,
 }
 
 _ERRORS = {
@@ -576,11 +582,17 @@ def create_app(
     app.add_api_route("/metadata", server.metadata, methods=["GET"], summary="The model")
     app.add_api_route("/metrics", server.metrics_text, methods=["GET"], summary="Prometheus")
     app.add_api_route("/reload", server.reload, methods=["POST"], summary="Check for a new model")
+    registry = source.registry if isinstance(source, RegistrySource) else None
+    if registry is None and server.registry_log is not None:
+        registry = server.registry_log.registry
+    mount_dashboard(app, Dashboard(registry, config.keys))
     app.openapi = lambda: server.openapi(app)  # type: ignore[method-assign]
     _add_error_handlers(app, metrics)
     _check_policies(app)
     paths = frozenset(path for _, path in ROUTE_POLICIES)
-    app.add_middleware(Guard, policies=ROUTE_POLICIES, keys=config.keys, metrics=metrics)
+    # the dashboard checks its own routes (cookie sessions); the Guard checks Bearer keys
+    api_policies = {k: v for k, v in ROUTE_POLICIES.items() if k not in DASHBOARD_POLICIES}
+    app.add_middleware(Guard, policies=api_policies, keys=config.keys, metrics=metrics)
     app.add_middleware(Instrument, metrics=metrics, routes=paths)
     return app
 

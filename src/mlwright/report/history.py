@@ -1,0 +1,265 @@
+"""What the registry knows about a version: the production version before it and how they
+compare, how it has behaved since it was deployed, its lineage and who approved it."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from mlwright.errors import MlwrightError
+from mlwright.evaluation import Comparison, get_metric, paired_bootstrap
+from mlwright.model import Model
+from mlwright.registry import Event, ModelVersion, Registry
+from mlwright.registry.operations import AlertState
+from mlwright.report.charts import Chart, line_chart
+from mlwright.report.evidence import Rows, fmt
+
+__all__ = ["Deployment", "Previous", "approvals", "deployment", "previous_version"]
+
+PRODUCTION = "production"
+
+
+@dataclass
+class Previous:
+    """The version compared with, how it relates, metric rows and an optional paired test."""
+
+    version: ModelVersion
+    relation: str
+    table: list[dict[str, Any]]
+    sentence: str
+    paired: Comparison | None = None
+
+
+@dataclass
+class Deployment:
+    """Behaviour since the version went to production: stored monitoring windows, alerts,
+    retraining decisions and the logged predictions and labels."""
+
+    since: datetime | None
+    runs: list[dict[str, Any]]
+    alerts: list[AlertState]
+    retrains: list[Event]
+    logged: int
+    labelled: int
+    charts: list[Chart] = field(default_factory=list)
+    summary: str = ""
+
+
+def previous_version(registry: Registry, this: ModelVersion) -> tuple[ModelVersion, str] | None:
+    """The version production pointed at before ``this`` (or, for a version never in
+    production, the one it points at now); None for the first."""
+    moves = registry.history(this.name, alias=PRODUCTION)
+    for event in reversed(moves):
+        if event.action == "promote" and event.version == this.version:
+            if event.previous_version is None or event.previous_version == this.version:
+                return None
+            found = registry.get(this.name, event.previous_version, allow_archived=True)
+            return found, "the version in production before it"
+    current = [e for e in moves if e.action == "promote"]
+    if current and PRODUCTION not in this.aliases:
+        try:
+            found = registry.get(this.name, PRODUCTION)
+        except MlwrightError:
+            return None
+        if found.version != this.version:
+            return found, "the version in production now"
+    return None
+
+
+def compare_previous(
+    model: Model, this: ModelVersion, other: ModelVersion, relation: str, rows: Rows
+) -> Previous:
+    """Cross-validated metrics side by side; on given rows also a paired test of both models."""
+    mine = this.metrics.get("cv", {}) or {}
+    theirs = other.metrics.get("cv", {}) or {}
+    table = []
+    for metric_name, entry in mine.items():
+        if metric_name not in theirs:
+            continue
+        old = theirs[metric_name]
+        table.append(
+            {
+                "metric": metric_name,
+                "this": _interval(entry),
+                "previous": _interval(old),
+                "change": _num(entry.get("value")) - _num(old.get("value")),
+                "clear": _separate(entry, old),
+            }
+        )
+    primary = model.metric_
+    head = next((r for r in table if r["metric"] == primary), None)
+    if head is None:
+        sentence = (
+            f"Version {other.version} ({relation}) was scored on other metrics, so the two "
+            "cannot be compared here."
+        )
+    else:
+        greater = get_metric(primary, model.task_).greater_is_better
+        better = (head["change"] > 0) == greater
+        word = "better" if better else "worse"
+        certainty = (
+            "the intervals do not overlap"
+            if head["clear"]
+            else "the intervals overlap, so the difference may be chance"
+        )
+        change = "the same" if abs(head["change"]) < 1e-12 else f"{fmt(abs(head['change']))} {word}"
+        sentence = (
+            f"Compared with version {other.version} ({relation}), this version's cross-validated "
+            f"{primary} is {change} ({certainty}; each measured on its own training data)."
+        )
+    previous = Previous(other, relation, table, sentence)
+    if rows.kind == "data" and rows.available and rows.frame is not None:
+        previous.paired = _paired(model, other, rows)
+    return previous
+
+
+def _paired(model: Model, other: ModelVersion, rows: Rows) -> Comparison | None:
+    """Both models on the same given rows: a paired bootstrap of the primary metric."""
+    assert rows.y is not None and rows.scores is not None and rows.frame is not None
+    try:
+        old = Model.load(other.path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            old_scores = old.predictor_.predict(rows.frame[old.schema_.feature_names])
+    except (MlwrightError, KeyError, ValueError):
+        return None  # another schema or a missing artifact: the cv comparison stands alone
+    if np.shape(old_scores) != np.shape(rows.scores):
+        return None
+    metric = get_metric(model.metric_, model.task_)
+    cut = model.threshold_ if model.threshold_ is not None else 0.5
+    return paired_bootstrap(
+        metric,
+        rows.y,
+        rows.scores,
+        old_scores,
+        n_boot=1000,
+        threshold=cut,
+        names=("this version", f"version {other.version}"),
+    )
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _interval(entry: dict[str, Any]) -> str:
+    return f"{fmt(entry.get('value'))} ({fmt(entry.get('low'))} to {fmt(entry.get('high'))})"
+
+
+def _separate(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return _num(a.get("low")) > _num(b.get("high")) or _num(b.get("low")) > _num(a.get("high"))
+
+
+def approvals(registry: Registry, this: ModelVersion) -> list[Event]:
+    """Every alias move to ``this`` version (who, when, why), oldest first."""
+    return [
+        e
+        for e in registry.history(this.name)
+        if e.action == "promote" and e.version == this.version
+    ]
+
+
+def deployment(registry: Registry, this: ModelVersion, model: Model) -> Deployment | None:
+    """Monitoring since ``this`` went to production; None when it never logged predictions."""
+    ops = registry.operations
+    moves = [e for e in approvals(registry, this) if e.alias == PRODUCTION]
+    since = moves[0].at if moves else None
+    # the log counts by time: only a version that went to production owns a span of it
+    logged = ops.count(this.name, since=since) if since is not None else 0
+    # windows of this version (a window may start before the promotion: they are aligned)
+    runs = [
+        r
+        for r in ops.monitor_runs(this.name)
+        if r.get("version") == this.version
+        or (r.get("version") is None and since is not None and r["at"] >= since)
+    ]
+    if logged == 0 and not runs:
+        return None
+    retrains = [
+        e
+        for e in registry.history(this.name)
+        if e.action == "retrain" and (since is None or e.at >= since)
+    ]
+    found = Deployment(
+        since=since,
+        runs=runs,
+        alerts=ops.alerts(this.name),
+        retrains=retrains,
+        logged=logged,
+        labelled=ops.label_count(this.name, since=since) if since is not None else 0,
+    )
+    found.charts = _charts(runs, model)
+    statuses = [str(r["status"]) for r in runs]
+    if statuses:
+        found.summary = (
+            f"{len(runs)} monitoring window(s) stored: {statuses.count('ok')} ok, "
+            f"{statuses.count('warning')} warning, {statuses.count('alert')} alert; the latest "
+            f"is {statuses[-1]}."
+        )
+    else:
+        found.summary = (
+            "No monitoring window is stored yet: run `mlwright monitor NAME@production "
+            "--window 1d` (or serve with the runner) to judge the logged predictions."
+        )
+    return found
+
+
+def _charts(runs: list[dict[str, Any]], model: Model) -> list[Chart]:
+    if not runs:
+        return []
+    when = [r["window_start"] or r["at"] for r in runs]
+    drifted = [
+        sum(1 for f in (r["report"] or {}).get("features", []) if f.get("drifted")) for r in runs
+    ]
+    charts = [
+        line_chart(
+            when,
+            {"drifted input columns": drifted},
+            title="Drift since deployment",
+            alt=(
+                f"At most {max(drifted)} input column(s) drifted in a window; the latest window "
+                f"has {drifted[-1]}."
+            ),
+            xlabel="window start (UTC)",
+            ylabel="columns",
+        )
+    ]
+    series: dict[str, list[float]] = {}
+    reference: float | None = None
+    names = {"regression": ["rmse"], "multiclass": ["accuracy"]}.get(model.task_, ["roc_auc"])
+    for metric_name in [*names, "accuracy"]:
+        for kind in ("realized", "estimated"):
+            values = []
+            for r in runs:
+                perf = (r["report"] or {}).get("performance") or {}
+                check = (perf.get(kind) or {}).get(metric_name) or {}
+                values.append(_num(check.get("value")))
+                if reference is None and check.get("reference") is not None:
+                    reference = float(check["reference"])
+            if any(math.isfinite(v) for v in values):
+                series[f"{metric_name} ({kind})"] = values
+        if series:
+            break
+    if series:
+        first = next(iter(series))
+        finite = [v for v in series[first] if math.isfinite(v)]
+        alt = f"{first} was {fmt(finite[-1])} in the latest window with one" + (
+            f", against {fmt(reference)} out-of-fold in training." if reference else "."
+        )
+        charts.append(
+            line_chart(
+                when,
+                series,
+                title="Performance since deployment",
+                alt=alt,
+                xlabel="window start (UTC)",
+                ylabel="metric",
+                hline=None if reference is None else (reference, "training (out-of-fold)"),
+            )
+        )
+    return charts
