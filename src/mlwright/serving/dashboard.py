@@ -31,7 +31,9 @@ import base64
 import hashlib
 import importlib
 import json
+import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,7 +156,10 @@ class Dashboard:
             name: f"/ui/static/{name}?v={hashlib.sha256(body).hexdigest()[:10]}"
             for name, body in self.static.items()
         }
-        self.charts: LRU[tuple[str, int, int], list[Figure]] = LRU(32)
+        # per model: the newest charts drawn and the windows they show (see ``figures``)
+        self.charts: dict[str, tuple[tuple[int, int], list[Figure]]] = {}
+        self._drawing: set[str] = set()
+        self._charts_lock = threading.Lock()
         self.leaderboards: LRU[tuple[str, int, str], list[dict[str, Any]]] = LRU(16)
         self.reports: LRU[tuple[str, str, int, str, int], str] = LRU(8)
 
@@ -274,8 +279,7 @@ class Dashboard:
         ops = registry.operations
         runs = ops.monitor_runs(name, limit=_MAX_RUNS)
         metric = versions[-1].metric if versions else None
-        key = (name, int(runs[-1]["id"]) if runs else 0, len(runs))
-        figures = self.charts.get_or_make(key, lambda: _figures(runs, metric))
+        figures, updating = self.figures(name, runs, metric)
         return {
             "name": name,
             "versions": list(reversed(versions)),
@@ -287,12 +291,71 @@ class Dashboard:
             "runs": runs,
             "last_run": runs[-1] if runs else None,
             "figures": figures,
+            "updating": updating,
             # an indexed count; labels come from the stored windows (counting them joins the log)
             "logged": ops.count(name),
             "labelled": sum(int(r.get("labelled") or 0) for r in runs),
             "judged": sum(int(r.get("rows") or 0) for r in runs),
             "primary": {v.version: primary_metric(v) for v in versions},
         }
+
+    def figures(
+        self, name: str, runs: list[dict[str, Any]], metric: str | None
+    ) -> tuple[list[Figure], bool]:
+        """The monitoring charts of ``name`` and whether newer ones are being drawn.
+
+        Drawing takes about 80 ms a chart, so a page never waits for it once a model has been
+        drawn: when a new window has been stored since, the page shows the charts drawn before
+        (and says they are updating) while one background thread per model draws the new ones.
+        Only the first view of a model in a process draws in the request (``warm`` does that at
+        start-up for ``mlwright ui``).
+        """
+        key = (int(runs[-1]["id"]) if runs else 0, len(runs))
+        with self._charts_lock:
+            drawn = self.charts.get(name)
+            if drawn is not None and drawn[0] == key:
+                return drawn[1], False
+            if drawn is not None:
+                if name not in self._drawing:
+                    self._drawing.add(name)
+                    threading.Thread(
+                        target=self._redraw, args=(name, key, runs, metric), daemon=True
+                    ).start()
+                return drawn[1], True
+        figures = _figures(runs, metric)
+        with self._charts_lock:
+            self.charts[name] = (key, figures)
+        return figures, False
+
+    def _redraw(
+        self, name: str, key: tuple[int, int], runs: list[dict[str, Any]], metric: str | None
+    ) -> None:
+        try:
+            figures = _figures(runs, metric)
+            with self._charts_lock:
+                current = self.charts.get(name)
+                if current is None or current[0] < key:
+                    self.charts[name] = (key, figures)
+        finally:
+            with self._charts_lock:
+                self._drawing.discard(name)
+
+    def warm(self) -> threading.Thread:
+        """Draw every model's charts in a background thread (so first views do not wait)."""
+
+        def run() -> None:
+            registry = self.registry
+            if registry is None:
+                return
+            try:
+                for summary in registry.models():
+                    self.model_context(summary.name)
+            except Exception:  # noqa: BLE001 - warming is best effort; pages still draw
+                logging.getLogger(__name__).exception("could not draw the dashboard's charts")
+
+        thread = threading.Thread(target=run, name="mlwright-dashboard-warm", daemon=True)
+        thread.start()
+        return thread
 
     def version_context(self, name: str, number: int) -> dict[str, Any]:
         """The version page: lineage, metrics, the leaderboard."""

@@ -71,6 +71,7 @@ def serve_dashboard(
     """
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     app = create_dashboard_app(registry, keys)
+    app.state.dashboard.warm()
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     config = uvicorn.Config(
         app,
