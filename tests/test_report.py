@@ -228,3 +228,18 @@ def test_report_command(churn: dict[str, Any], tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(churn["root"] / "v2"), "-o", str(folder)])
     assert result.exit_code == 0, result.output
     assert "Not available: the report was made without a registry" in _text(folder.read_text())
+
+
+def test_costs_turn_into_money_sentences() -> None:
+    model = mlwright.train(
+        EXAMPLE / "train.csv",
+        target="Churn",
+        time_limit=5,
+        preset="fast",
+        costs={"fp": 10, "fn": 200},
+    )
+    html = report_html(model)
+    cost = model.cv_evaluation_.cost
+    assert cost is not None
+    assert "With a false alarm costing 10 and a missed case 200" in html
+    assert f"cost {fmt(cost['per_row'])} per row" in html
