@@ -16,7 +16,6 @@ import pandas as pd
 
 from mlwright.data.schema import Role
 from mlwright.errors import ConfigError
-from mlwright.evaluation import get_metric
 from mlwright.model import Model
 from mlwright.registry import Event, ModelVersion, Registry
 from mlwright.registry.database import redact_url
@@ -174,16 +173,11 @@ def _column(model: Model, rows: Rows, column: str) -> tuple[pd.Series | None, Ro
 def limitations(model: Model, rows: Rows, weak: Sequence[Segment]) -> list[str]:
     """What the findings say the model is not good at, or should not be trusted for."""
     out = []
-    metric = get_metric(model.metric_, model.task_)
     for seg in [s for s in weak if s.worse][:5]:
         out.append(
-            f"Weaker on {seg.label} ({seg.rows:,} rows): {metric.name} {fmt(seg.value)} "
-            f"({fmt(seg.low)} to {fmt(seg.high)}) against {fmt(seg.rest)} on the other rows."
-        )
-    if any(s.worse for s in weak) and metric.name in ("roc_auc", "average_precision"):
-        out.append(
-            f"(Rows inside one group are more alike than rows overall, so {metric.name} is "
-            "usually lower inside a group; the groups above are the ones where it drops most.)"
+            f"Weaker on {seg.label} ({seg.rows:,} rows): {seg.metric or model.metric_} "
+            f"{fmt(seg.value)} ({fmt(seg.low)} to {fmt(seg.high)}) against {fmt(seg.rest)} on "
+            "the other rows."
         )
     for suspect in model.info_.get("suspects") or []:
         out.append(f"Data: column '{suspect['column']}' ({suspect['kind']}): {suspect['detail']}.")

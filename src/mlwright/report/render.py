@@ -27,7 +27,7 @@ from mlwright.report import history
 from mlwright.report.drivers import drivers
 from mlwright.report.evidence import Rows, collect_rows, fmt, time_range
 from mlwright.report.plain import headline, subject
-from mlwright.report.segments import Segment, segments_chart, weak_segments
+from mlwright.report.segments import Segment, segment_metric, segments_chart, weak_segments
 from mlwright.report.technical import leaderboard_rows, technical_charts
 
 __all__ = ["model_card", "report_html", "write_report"]
@@ -148,7 +148,7 @@ def _context(
     seed = int(model.info_.get("seed", 0))
     rows = collect_rows(model, data)
     weak = weak_segments(model, rows, seed=seed)
-    overall = _overall(model, rows)
+    overall = _overall(rows, segment_metric(model))
     this = target.version
     previous = None
     first = False
@@ -179,6 +179,7 @@ def _context(
         "segments_checked": len(weak),
         "segments_chart": Markup(segments_chart(model, weak, overall).to_html()) if weak else None,
         "overall": fmt(overall),
+        "segment_metric": segment_metric(model),
         "quality": _quality(model),
         "registered": this is not None,
         "previous": previous,
@@ -215,9 +216,9 @@ def _card(
     )
 
 
-def _overall(model: Model, rows: Rows) -> float:
+def _overall(rows: Rows, name: str) -> float:
     for m in rows.evaluation.metrics:
-        if m.name == model.metric_:
+        if m.name == name:
             return float(m.value)
     return float("nan")
 

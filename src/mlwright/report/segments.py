@@ -1,6 +1,11 @@
 """Where the model is weak: its metric on groups of rows (each category, each numeric quartile),
 with 95% intervals, compared with the rest of the rows.
 
+Groups are compared on a metric that averages over rows (:func:`segment_metric`): a ranking
+metric such as roc_auc is lower inside any group of similar rows than over all rows, so it would
+call most groups weak. Classifiers ranked by one are compared on accuracy at the decision
+threshold; regression ranked by r2 on rmse.
+
 A group is flagged "significantly worse" when the bootstrap difference with the other rows is
 below zero after the Benjamini-Hochberg correction for the number of groups checked (false
 discovery rate 5%): with dozens of groups, a few would look worse by chance alone.
@@ -22,12 +27,22 @@ from mlwright.model import Model
 from mlwright.report.charts import Chart, bar_chart
 from mlwright.report.evidence import CONFIDENCE, Rows, fmt
 
-__all__ = ["Segment", "group_masks", "measure_groups", "weak_segments"]
+__all__ = ["Segment", "group_masks", "measure_groups", "segment_metric", "weak_segments"]
 
 MIN_ROWS = 30
 N_BOOT = 150
 _FDR = 0.05
 _TOP_CATEGORIES = 12
+# metrics that are means over rows: a group's value is comparable with the other rows' value
+_PER_ROW = {"log_loss", "accuracy", "rmse", "mae", "mape", "median_ae"}
+
+
+def segment_metric(model: Model) -> str:
+    """The metric groups are compared on: the model's own when it averages over rows, else
+    accuracy (classification) or rmse (regression)."""
+    if model.metric_ in _PER_ROW:
+        return model.metric_
+    return "rmse" if model.task_ == "regression" else "accuracy"
 
 
 @dataclass
@@ -43,6 +58,7 @@ class Segment:
     rest: float
     p_value: float
     worse: bool = False
+    metric: str = ""
 
     @property
     def label(self) -> str:
@@ -86,15 +102,19 @@ def measure_groups(
     groups: Sequence[tuple[str, str, np.ndarray]],
     *,
     seed: int = 0,
+    metric_name: str | None = None,
 ) -> list[Segment]:
-    """The model's metric on each ``(column, group, mask)`` with interval, rest and p-value."""
-    metric = get_metric(model.metric_, model.task_)
+    """The metric (default: the model's) on each ``(column, group, mask)`` with interval, rest
+    and p-value."""
+    metric = get_metric(metric_name or model.metric_, model.task_)
     cut = model.threshold_ if model.threshold_ is not None else 0.5
     sign = 1.0 if metric.greater_is_better else -1.0
     alpha = (1 - CONFIDENCE) / 2
     out = []
     for i, (column, group, mask) in enumerate(groups):
-        inside = bootstrap_values([metric], y[mask], scores[mask], n_boot=N_BOOT, seed=seed + i)
+        inside = bootstrap_values(
+            [metric], y[mask], scores[mask], n_boot=N_BOOT, seed=seed + i, threshold=cut
+        )
         rest_mask = ~mask
         value = metric.score(y[mask], scores[mask], threshold=cut)
         rest = (
@@ -107,7 +127,12 @@ def measure_groups(
         p_value = math.nan
         if rest_mask.any():
             other = bootstrap_values(
-                [metric], y[rest_mask], scores[rest_mask], n_boot=N_BOOT, seed=seed + 10_000 + i
+                [metric],
+                y[rest_mask],
+                scores[rest_mask],
+                n_boot=N_BOOT,
+                seed=seed + 10_000 + i,
+                threshold=cut,
             )[metric.name]
             diff = sign * (samples - other)  # below zero: the group does worse
             diff = diff[np.isfinite(diff)]
@@ -115,7 +140,11 @@ def measure_groups(
                 from scipy.stats import norm
 
                 p_value = float(norm.cdf(float(np.mean(diff)) / float(np.std(diff, ddof=1))))
-        out.append(Segment(column, group, int(mask.sum()), value, low, high, rest, p_value))
+        out.append(
+            Segment(
+                column, group, int(mask.sum()), value, low, high, rest, p_value, metric=metric.name
+            )
+        )
     _flag(out)
     return out
 
@@ -154,9 +183,10 @@ def weak_segments(model: Model, rows: Rows, *, seed: int = 0) -> list[Segment]:
         for label, mask in group_masks(rows.frame[col.name], col.role):
             if mask.sum() < len(mask):
                 groups.append((col.name, label, mask))
-    segments = [s for s in measure_groups(model, rows.y, rows.scores, groups, seed=seed)]
+    name = segment_metric(model)
+    segments = measure_groups(model, rows.y, rows.scores, groups, seed=seed, metric_name=name)
     segments = [s for s in segments if math.isfinite(s.value)]
-    greater = get_metric(model.metric_, model.task_).greater_is_better
+    greater = get_metric(name, model.task_).greater_is_better
     segments.sort(key=lambda s: s.value if greater else -s.value)
     return segments
 
@@ -164,24 +194,25 @@ def weak_segments(model: Model, rows: Rows, *, seed: int = 0) -> list[Segment]:
 def segments_chart(model: Model, segments: list[Segment], overall: float) -> Chart:
     """The worst groups' metric with intervals, beside the overall value."""
     shown = segments[:8]
+    name = shown[0].metric or model.metric_
     worse = [s for s in shown if s.worse]
     if worse:
         alt = (
             f"{len([s for s in segments if s.worse])} group(s) do significantly worse than the "
-            f"rest; the worst is {worse[0].label} with {model.metric_} {fmt(worse[0].value)} "
+            f"rest; the worst is {worse[0].label} with {name} {fmt(worse[0].value)} "
             f"against {fmt(overall)} overall."
         )
     else:
         alt = (
             f"No group does significantly worse than the rest; the lowest is {shown[0].label} "
-            f"with {model.metric_} {fmt(shown[0].value)} against {fmt(overall)} overall."
+            f"with {name} {fmt(shown[0].value)} against {fmt(overall)} overall."
         )
     return bar_chart(
         [s.label for s in shown],
         [s.value for s in shown],
-        title=f"Weakest groups of rows ({model.metric_}, 95% intervals)",
+        title=f"Weakest groups of rows ({name}, 95% intervals)",
         alt=alt,
-        xlabel=model.metric_,
+        xlabel=name,
         interval=([s.low for s in shown], [s.high for s in shown]),
         vline=(overall, "overall"),
         colours=["#D55E00" if s.worse else "#0072B2" for s in shown],
