@@ -51,7 +51,7 @@ from mlwright.settings import Settings
 from mlwright.tasks.tabular.compact import CompactReport, compact_predictor
 from mlwright.tasks.tabular.predictor import TabularPredictor
 
-__all__ = ["Model", "Prediction"]
+__all__ = ["Model", "Prediction", "ScoredRows"]
 
 _COMPACT_SHARE = 0.15  # of the time limit kept for compaction when max_latency_ms is set
 
@@ -81,6 +81,16 @@ class Prediction:
     frame: pd.DataFrame
     rejects: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScoredRows:
+    """Labelled rows as ``Model.evaluate_scored`` measured them."""
+
+    evaluation: Evaluation
+    conformed: Conformed
+    y: np.ndarray
+    scores: np.ndarray
 
 
 class Model:
@@ -479,6 +489,20 @@ class Model:
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, df: pd.DataFrame, *, n_boot: int = 1000) -> Evaluation:
         """Metrics with 95% bootstrap intervals on labelled rows ``df``."""
+        scored = self.evaluate_scored(df, n_boot=n_boot)
+        if len(scored.conformed.rejects):
+            warnings.warn(
+                f"{len(scored.conformed.rejects)} of {len(df)} evaluation row(s) were set aside "
+                "(unusable values or missing target) and are not in the metrics.",
+                MlwrightWarning,
+                stacklevel=2,
+            )
+        return scored.evaluation
+
+    def evaluate_scored(self, df: pd.DataFrame, *, n_boot: int = 1000) -> ScoredRows:
+        """``evaluate`` with what it measured: the conformed rows, their encoded targets (class
+        indices for classifiers) and the model's raw scores, for plots and per-group results.
+        Rows set aside are in ``.conformed.rejects``."""
         self._check_fitted()
         target = self.info_["target"]
         if target not in df.columns:
@@ -489,16 +513,9 @@ class Model:
         conformed = conform(df, self.schema_, require_target=True)
         if conformed.target is None or len(conformed.target) == 0:
             raise DataError("no evaluation row has both usable features and a target value.")
-        if len(conformed.rejects):
-            warnings.warn(
-                f"{len(conformed.rejects)} of {len(df)} evaluation row(s) were set aside "
-                "(unusable values or missing target) and are not in the metrics.",
-                MlwrightWarning,
-                stacklevel=2,
-            )
         raw = self.predictor_.predict(conformed.features)
         y = _encode_known(conformed.target, self.task_, self.classes_)
-        return evaluate_predictions(
+        evaluation = evaluate_predictions(
             self.task_,
             y,
             raw,
@@ -509,6 +526,7 @@ class Model:
             seed=int(self.info_["seed"]),
             costs=self._costs(),
         )
+        return ScoredRows(evaluation, conformed, y, raw)
 
     def monitor(self, df: pd.DataFrame, *, alpha: float = 0.01) -> MonitorReport:
         """Judge a window of production rows against the training data: drift, data quality and
@@ -668,14 +686,15 @@ def _encode_target(target: pd.Series, task: str, name: str) -> tuple[np.ndarray,
 def _encode_known(target: pd.Series, task: str, classes: list[Any] | None) -> np.ndarray:
     if task == "regression" or classes is None:
         return target.to_numpy(dtype=float)
-    lookup = {c: i for i, c in enumerate(classes)}
-    unknown = sorted({str(v) for v in target if v not in lookup})
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    lookup.update({c: i for i, c in enumerate(classes)})  # typed labels first, then their text
+    unknown = sorted({str(v) for v in target if v not in lookup and str(v) not in lookup})
     if unknown:
         raise DataError(
             f"target has label(s) {unknown[:5]} that the model never saw in training "
             f"(known: {classes[:10]}). Evaluate only on rows with known labels."
         )
-    return np.array([lookup[v] for v in target], dtype=np.int64)
+    return np.array([lookup[v] if v in lookup else lookup[str(v)] for v in target], np.int64)
 
 
 def _typical_row(

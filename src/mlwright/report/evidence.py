@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlwright.data.conform import conform
 from mlwright.data.schema import Role
 from mlwright.errors import DataError, MlwrightWarning
-from mlwright.evaluation import Evaluation, evaluate_predictions
+from mlwright.evaluation import Evaluation
 from mlwright.model import Model
 
 __all__ = ["Rows", "bootstrap", "collect_rows", "fmt", "pct", "time_range", "wilson"]
@@ -80,26 +79,9 @@ def _data_rows(model: Model, data: pd.DataFrame) -> Rows:
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlwrightWarning)
-        conformed = conform(data, model.schema_, require_target=True)
-    if conformed.target is None or len(conformed.target) == 0:
-        raise DataError(
-            "no evaluation row has both usable inputs and a target value; expected labelled "
-            "rows like the training data. Check the file."
-        )
-    y = encode_target(model, conformed.target)
-    scores = model.predictor_.predict(conformed.features)
-    costs = model.settings.costs
-    evaluation = evaluate_predictions(
-        model.task_,
-        y,
-        scores,
-        primary=model.metric_,
-        classes=model.classes_,
-        threshold=model.threshold_,
-        n_boot=500,
-        seed=int(model.info_.get("seed", 0)),
-        costs=(costs.fp, costs.fn) if costs is not None and model.task_ == "binary" else None,
-    )
+        scored = model.evaluate_scored(data, n_boot=500)
+    y, scores, conformed = scored.y, scored.scores, scored.conformed
+    evaluation = scored.evaluation
     dropped = len(data) - len(y)
     description = f"{len(y):,} labelled rows given for evaluation, which the model never saw"
     if dropped:
@@ -107,21 +89,6 @@ def _data_rows(model: Model, data: pd.DataFrame) -> Rows:
     raw = data.iloc[conformed.row_positions].reset_index(drop=True)
     features = conformed.features.reset_index(drop=True)
     return Rows("data", description, evaluation, y, scores, features, raw)
-
-
-def encode_target(model: Model, target: pd.Series) -> np.ndarray:
-    """Targets as class indices of the model's classes (or floats for regression)."""
-    if model.task_ == "regression" or model.classes_ is None:
-        return target.to_numpy(dtype=float)
-    lookup = {c: i for i, c in enumerate(model.classes_)}
-    lookup.update({str(c): i for i, c in enumerate(model.classes_)})
-    unknown = sorted({str(v) for v in target if v not in lookup and str(v) not in lookup})
-    if unknown:
-        raise DataError(
-            f"the evaluation target has label(s) {unknown[:5]} the model never saw (known: "
-            f"{model.classes_[:10]}). Keep only rows with known labels."
-        )
-    return np.array([lookup.get(v, lookup.get(str(v), -1)) for v in target], dtype=np.int64)
 
 
 def time_range(model: Model, rows: Rows) -> str | None:
