@@ -91,3 +91,21 @@ def test_text_tfidf_rows_are_unit_length(frame: tuple[pd.DataFrame, Schema]):
     block = X[:, text_cols[0] : text_cols[-1] + 1]
     norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1)).ravel())
     np.testing.assert_allclose(norms, 1.0)
+
+
+@pytest.mark.parametrize("n", [3, 600])  # a dict lookup for few rows, an index lookup for many
+def test_numbers_in_a_categorical_column_match_their_text(n: int):
+    df = pd.DataFrame({"code": ["1", "2", "x"] * 10, "y": [0, 1] * 15})
+    schema = Schema(
+        [ColumnSchema("code", Role.CATEGORICAL, "object"), ColumnSchema("y", Role.TARGET, "int")],
+        target="y",
+    )
+    enc = FeatureEncoder("tree").fit(df, schema)
+    known = enc.columns[0]["categories"]
+    values = pd.Series([1, "2", "x", None, "zz", 2] * (n // 6 + 1), dtype=object).head(n)
+    codes = enc.transform(pd.DataFrame({"code": values}))[:, 0]
+    expected = [
+        np.nan if v is None else known.index(str(v)) if str(v) in known else len(known)
+        for v in values
+    ]
+    np.testing.assert_array_equal(codes, np.asarray(expected, dtype=float))

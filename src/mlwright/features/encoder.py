@@ -321,7 +321,12 @@ class FeatureEncoder:
 
 def _codes(s: pd.Series, categories: pd.Index) -> np.ndarray:
     missing = s.isna().to_numpy()
-    codes = categories.get_indexer(pd.Index(s.astype(object).astype(str)))
+    # conformed categories are already strings: look them up as they are, and convert only
+    # the values not found (a number in a categorical column matches its text)
+    codes = categories.get_indexer(pd.Index(s.astype(object)))
+    retry = (codes < 0) & ~missing
+    if retry.any():
+        codes[retry] = categories.get_indexer(pd.Index(s[retry].astype(object).astype(str)))
     out = codes.astype(float)
     out[codes < 0] = float(len(categories))  # unseen or rare: one shared "other" code
     out[missing] = np.nan
