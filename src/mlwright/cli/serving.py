@@ -184,6 +184,8 @@ def serve_cmd(
             highlight=False,
             soft_wrap=True,
         )
+    if isinstance(model_source, RegistrySource) or logger is not None:
+        err.print(f"dashboard: http://{host}:{port}/ui", highlight=False)
     if shadow is not None:
         _announce_shadow(shadow, logger)
     rails = settings.guardrails
