@@ -11,8 +11,9 @@ then stores one window per day. Measured:
   through headless Chromium (when one is found);
 - the dashboard: ``mlwright ui`` started as its own process on the same registry, every page
   requested ``--requests`` times over HTTP after a first (cold) request, median and 95th
-  percentile; then a new monitoring window is stored and the model page timed once more (it
-  shows the charts drawn before while the new ones are drawn in the background).
+  percentile (a report not rendered yet answers at once that it is being prepared; the time
+  until it is ready is reported); then a new monitoring window is stored and the model page
+  timed once more (it shows the charts drawn before while the new ones are drawn).
 
 Targets: the report renders in under 10 s and weighs under 5 MB; every dashboard page answers in
 under 200 ms (median) with 100,000 logged predictions. JSON lands in bench/results/.
@@ -175,6 +176,10 @@ def time_dashboard(registry_dir: Path, version: int, requests: int) -> dict[str,
                 first = time.perf_counter()
                 response = client.get(path)
                 cold = time.perf_counter() - first
+                while response.status_code == 202:  # a report being prepared: it reloads
+                    time.sleep(0.2)
+                    response = client.get(path)
+                ready = time.perf_counter() - first
                 if response.status_code != 200:
                     out[page] = {"error": f"{response.status_code}: {response.text[:200]}"}
                     continue
@@ -187,6 +192,7 @@ def time_dashboard(registry_dir: Path, version: int, requests: int) -> dict[str,
                 times.sort()
                 out[page] = {
                     "cold_ms": cold * 1000,
+                    "ready_s": ready,
                     "median_ms": statistics.median(times) * 1000,
                     "p95_ms": times[int(0.95 * (len(times) - 1))] * 1000,
                     "bytes": len(response.content),
@@ -295,6 +301,12 @@ def show(results: dict[str, Any]) -> bool:
             )
         if after is not None:
             print(f"  model page right after a new monitoring window: {after:.1f} ms")
+        if "ready_s" in r["dashboard"].get("report", {}):
+            ready = r["dashboard"]["report"]["ready_s"]
+            print(
+                f"  report page: first answer {r['dashboard']['report']['cold_ms']:.0f} ms, ready"
+            )
+            print(f"  after {ready:.1f} s (it says it is being prepared and reloads itself)")
         check(f"report renders in {rep['median_s']:.2f} s < 10 s", rep["median_s"] < 10)
         check(f"report weighs {rep['bytes'] / 1e6:.2f} MB < 5 MB", rep["bytes"] < 5e6)
         for page, t in r["dashboard"].items():

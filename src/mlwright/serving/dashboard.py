@@ -34,7 +34,10 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +100,9 @@ _FLASH_COOKIE = "mlwright_flash"
 _STYLE = re.compile(r' style="[^"]*"')
 _MAX_FORM_BYTES = 64 * 1024
 _MAX_RUNS = 200  # stored windows drawn on a model page
+_DocKey = tuple[str, str, int, str, int]  # kind, model, version, digest, newest window
+_REDRAW_DELAY_S = 0.3  # a background redraw starts after the page that found it due
+_REPORT_WAIT_S = 0.05  # a report page waits this long for a render, then says "preparing"
 _MAX_EVENTS = 200  # audit rows shown
 PAGE_CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -161,7 +167,9 @@ class Dashboard:
         self._drawing: set[str] = set()
         self._charts_lock = threading.Lock()
         self.leaderboards: LRU[tuple[str, int, str], list[dict[str, Any]]] = LRU(16)
-        self.reports: LRU[tuple[str, str, int, str, int], str] = LRU(8)
+        self.reports: LRU[_DocKey, str] = LRU(8)
+        self._renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlwright-report")
+        self._rendering: dict[_DocKey, Future[str]] = {}
 
     # -- access --------------------------------------------------------------------------------
     def authorize(self, request: Request, *, page: bool = True) -> Viewer:
@@ -331,6 +339,7 @@ class Dashboard:
         self, name: str, key: tuple[int, int], runs: list[dict[str, Any]], metric: str | None
     ) -> None:
         try:
+            time.sleep(_REDRAW_DELAY_S)  # let the page that asked be answered first
             figures = _figures(runs, metric)
             with self._charts_lock:
                 current = self.charts.get(name)
@@ -378,10 +387,8 @@ class Dashboard:
             "leaderboard_problem": problem,
         }
 
-    def document(self, kind: str, name: str, number: int) -> str:
-        """The stakeholder report (``kind`` "report_html", an HTML page) or the model card
-        ("model_card", Markdown) of ``name@number``, from ``mlwright.report`` (imported on first
-        use); cached per version and newest stored monitoring window, which they describe."""
+    def _document(self, kind: str, name: str, number: int) -> tuple[_DocKey, Callable[[], str]]:
+        """The cache key of a document of ``name@number`` and how to make it."""
         registry = self.need_registry()
         version = registry.get(name, number, allow_archived=True)
         render: Callable[..., str] | None = getattr(
@@ -394,9 +401,41 @@ class Dashboard:
 
         def make() -> str:
             model = _load(registry, version)
-            return render(model, registry=registry, name=name, version=number)
+            return str(render(model, registry=registry, name=name, version=number))
 
+        return key, make
+
+    def document(self, kind: str, name: str, number: int) -> str:
+        """The stakeholder report (``kind`` "report_html", an HTML page) or the model card
+        ("model_card", Markdown) of ``name@number``, from ``mlwright.report`` (imported on first
+        use); cached per version and newest stored monitoring window, which they describe."""
+        key, make = self._document(kind, name, number)
         return self.reports.get_or_make(key, make)
+
+    def report_or_pending(self, name: str, number: int) -> str | None:
+        """The report of ``name@number``, or None while it is being rendered.
+
+        A report takes seconds, so a page never waits for one: it is rendered once per key on a
+        background worker, and the page says it is being prepared (and reloads itself) until it
+        is cached. A failed render raises here, and the next request tries again.
+        """
+        key, make = self._document("report_html", name, number)
+        with self._charts_lock:
+            cached = self.reports.peek(key)
+            if cached is not None:
+                return cached
+            future = self._rendering.get(key)
+            if future is None:
+                future = self._rendering[key] = self._renderer.submit(make)
+        try:
+            body = future.result(timeout=_REPORT_WAIT_S)
+        except FutureTimeout:
+            return None
+        finally:
+            if future.done():
+                with self._charts_lock:
+                    self._rendering.pop(key, None)
+        return self.reports.get_or_make(key, lambda: body)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -431,8 +470,15 @@ def _load(registry: Registry, version: ModelVersion) -> Any:
 
 
 def _leaderboard(registry: Registry, version: ModelVersion) -> list[dict[str, Any]]:
-    frame = _load(registry, version).leaderboard.to_frame()
-    rows: list[dict[str, Any]] = frame.reset_index().to_dict("records")
+    """The leaderboard from the version's manifest (checked against its digest), without
+    loading the model's learners."""
+    from mlwright.evaluation import Leaderboard
+
+    folder = registry.store.check(version.digest)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    frame = Leaderboard.from_dict(manifest["predictor"]["leaderboard"]).to_frame()
+    records = frame.reset_index().to_dict("records")
+    rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in records]
     return rows
 
 

@@ -145,9 +145,22 @@ def mount_dashboard(app: FastAPI, dashboard: Dashboard) -> None:
     def report_page(request: Request, name: str, version: str) -> Response:
         viewer = d.authorize(request)
         try:
-            body = d.document("report_html", name, _version_number(version))
+            number = _version_number(version)
+            body = d.report_or_pending(name, number)
         except RegistryError as exc:
             return d.error(request, viewer, 404, "No report", str(exc))
+        if body is None:
+            return d.page(
+                request,
+                viewer,
+                "pending.html",
+                status=202,
+                title=f"Preparing the report of {name}@{number}",
+                message="The report is being written (a few seconds the first time).",
+                refresh=2,
+                name=name,
+                number=number,
+            )
         return HTMLResponse(body, headers=security_headers(REPORT_CSP))
 
     @app.get("/ui/models/{name}/versions/{version}/card", include_in_schema=False)

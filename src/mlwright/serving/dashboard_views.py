@@ -45,6 +45,14 @@ class LRU(Generic[_K, _V]):
         self._items: OrderedDict[_K, _V] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: _K) -> _V | None:
+        """The cached value of ``key`` (marked as used), or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
     def get_or_make(self, key: _K, make: Callable[[], _V]) -> _V:
         """The cached value of ``key``, made (outside the lock) when missing."""
         with self._lock:
