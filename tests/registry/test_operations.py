@@ -58,6 +58,10 @@ def test_log_read_label_and_purge(reg) -> None:  # type: ignore[no-untyped-def]
         "r-2": "Yes",
     }
     assert ops.label_count("churn") == 2
+    ops.add_labels("churn", ["r-21"], ["No"])  # the outcome of a prediction made 10 days ago
+    day_ago = datetime.now(UTC) - timedelta(days=1)
+    assert ops.label_count("churn", since=day_ago) == 3  # labels received since
+    assert ops.label_count("churn", predicted_since=day_ago) == 2  # of predictions made since
     recent = ops.read("churn", since=datetime.now(UTC) - timedelta(days=1))
     assert len(recent) == 20
     assert ops.purge("churn", datetime.now(UTC) - timedelta(days=1)) == 5

@@ -370,9 +370,15 @@ class Operations:
         unmatched = [rid for rid in ids if rid not in matched]
         return LabelResult(received, len(ids), len(matched), unmatched, invalid)
 
-    def label_count(self, name: str, *, since: datetime | None = None) -> int:
-        """Labels of ``name`` that match a served prediction (received since ``since``); a
-        request a shadow also scored counts once."""
+    def label_count(
+        self,
+        name: str,
+        *,
+        since: datetime | None = None,
+        predicted_since: datetime | None = None,
+    ) -> int:
+        """Labels of ``name`` that match a served prediction (received since ``since``; of a
+        prediction made since ``predicted_since``); a request a shadow also scored counts once."""
         from sqlalchemy import func
 
         model_id = self.model_id(name)
@@ -389,6 +395,8 @@ class Operations:
         )
         if since is not None:
             query = query.where(labels.c.at >= _utc(since))
+        if predicted_since is not None:
+            query = query.where(predictions.c.at >= _utc(predicted_since))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 

@@ -191,7 +191,8 @@ def deployment(registry: Registry, this: ModelVersion, model: Model) -> Deployme
         alerts=ops.alerts(this.name),
         retrains=retrains,
         logged=logged,
-        labelled=ops.label_count(this.name, since=since) if since is not None else 0,
+        # outcomes of the predictions counted above, whenever they arrived
+        labelled=ops.label_count(this.name, predicted_since=since) if since is not None else 0,
     )
     found.charts = _charts(runs, model)
     statuses = [str(r["status"]) for r in runs]
