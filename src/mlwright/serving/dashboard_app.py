@@ -55,6 +55,9 @@ def create_dashboard_app(registry: Registry, keys: KeyRing | None) -> FastAPI:
     return app
 
 
+_WARM_S = 10.0
+
+
 def serve_dashboard(
     registry: Registry,
     keys: KeyRing | None,
@@ -71,7 +74,9 @@ def serve_dashboard(
     """
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     app = create_dashboard_app(registry, keys)
-    app.state.dashboard.warm()
+    # draw the monitoring charts before taking requests (at most _WARM_S, then in the
+    # background), so the first view of a model page does not wait for them
+    app.state.dashboard.warm().join(_WARM_S)
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     config = uvicorn.Config(
         app,
