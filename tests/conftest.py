@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,3 +33,16 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATASETS}")
     return SHARED_DATASETS
+
+
+def churn_like_frame(n: int, seed: int) -> pd.DataFrame:
+    """A small synthetic churn table (tenure, charges, contract -> Churn) for quick models."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(0, 72, n)
+    charges = rng.normal(70, 20, n).round(2)
+    contract = rng.choice(["month", "year", "two-year"], n)
+    risk = -0.05 * tenure + 0.02 * charges + (contract == "month") * 1.0
+    churned = np.where(risk + rng.normal(0, 0.8, n) > 0.6, "Yes", "No")
+    return pd.DataFrame(
+        {"tenure": tenure, "charges": charges, "contract": contract, "Churn": churned}
+    )

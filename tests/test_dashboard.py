@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -35,24 +34,14 @@ from mlwright.serving import (
 from mlwright.serving.dashboard import DASHBOARD_POLICIES
 from mlwright.serving.dashboard_app import UI_POLICIES, create_dashboard_app
 
+from .conftest import churn_like_frame as _frame
+
 PREDICT_KEY = "predict-key-0123456789abcdef"
 ADMIN_KEY = "admin-key-0123456789abcdef"
 KEYS = KeyRing.parse(f"{PREDICT_KEY}:predict,{ADMIN_KEY}:admin", "the tests")
 NAME = "churn"
 DAY = timedelta(days=1)
 START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - 4 * DAY
-
-
-def _frame(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    tenure = rng.integers(0, 72, n)
-    charges = rng.normal(70, 20, n).round(2)
-    contract = rng.choice(["month", "year", "two-year"], n)
-    risk = -0.05 * tenure + 0.02 * charges + (contract == "month") * 1.0
-    churned = np.where(risk + rng.normal(0, 0.8, n) > 0.6, "Yes", "No")
-    return pd.DataFrame(
-        {"tenure": tenure, "charges": charges, "contract": contract, "Churn": churned}
-    )
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,7 @@ def test_sections_for_drivers_weak_spots_previous_version_and_deployment(
     old = churn["registry"].get("churn", 1).metrics["cv"]["roc_auc"]["value"]
     assert f"{old:.3g}" in text
     assert "600 predictions logged, 300 with the true outcome known" in text
-    assert "Drift since deployment" in text and "Performance since deployment" in text
+    assert "Share of drifted features" in text and "Performance per window (roc_auc)" in text
     assert "kept: the challenger was not better" in text
     assert "Leaderboard" in text and "ROC curve" in text and "Cumulative gain" in text
     assert "Calibration" in text and "Confusion matrix" in text

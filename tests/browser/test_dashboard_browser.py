@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-import pandas as pd
 import pytest
 
 import mlwright
@@ -24,22 +22,12 @@ from mlwright.monitoring import monitor_logged
 from mlwright.registry import open_registry
 from mlwright.registry.operations import LoggedRow
 
+from ..conftest import churn_like_frame as _frame
+
 ADMIN_KEY = "admin-key-browser-0123456789"
 PREDICT_KEY = "predict-key-browser-0123456789"
 NAME = "churn"
 DAY = timedelta(days=1)
-
-
-def _frame(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    tenure = rng.integers(0, 72, n)
-    charges = rng.normal(70, 20, n).round(2)
-    contract = rng.choice(["month", "year", "two-year"], n)
-    risk = -0.05 * tenure + 0.02 * charges + (contract == "month") * 1.0
-    churned = np.where(risk + rng.normal(0, 0.8, n) > 0.6, "Yes", "No")
-    return pd.DataFrame(
-        {"tenure": tenure, "charges": charges, "contract": contract, "Churn": churned}
-    )
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from mlwright.api import read_data
+from mlwright.comparison import label_key
 from mlwright.data.conform import conform_target
 from mlwright.errors import ConfigError
 from mlwright.model import Model
-from mlwright.operate.policy import label_key
 from mlwright.registry import Registry
 from mlwright.registry.database import redact_url
 from mlwright.registry.operations import SHADOW_SOURCE

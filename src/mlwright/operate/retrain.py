@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mlwright.api import resolve_settings, train
+from mlwright.comparison import compare_on_holdout
 from mlwright.errors import MlwrightError, RegistryConflict
 from mlwright.model import Model
 from mlwright.operate.data import (
@@ -49,13 +50,7 @@ from mlwright.operate.data import (
     split_rows,
     training_frame,
 )
-from mlwright.operate.policy import (
-    Verdict,
-    check_triggers,
-    compare_on_holdout,
-    judge,
-    trained_until,
-)
+from mlwright.operate.policy import Verdict, check_triggers, judge, trained_until
 from mlwright.operate.shadow import compare_shadow, shadow_reference, shared_rows, shortfall
 from mlwright.registry import Event, ModelVersion, Registry
 from mlwright.settings import RetrainSettings, Settings

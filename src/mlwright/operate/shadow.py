@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlwright.comparison import compare_scores, label_key
 from mlwright.errors import ConfigError
 from mlwright.evaluation import Comparison
 from mlwright.model import Model
 from mlwright.operate.data import encoded_labels, typed_actuals
-from mlwright.operate.policy import compare_scores, label_key
 from mlwright.registry import Registry, parse_ref
 from mlwright.registry.operations import SHADOW_SOURCE
 
@@ -61,7 +61,7 @@ def shadow_reference(name: str, spec: str) -> str:
 class SharedRows:
     """The labelled requests both versions scored, oldest first: labels (class indices in the
     champion's order, values for regression), each version's logged scores in the same form
-    (``policy.compare_scores``), when the newest was logged, and counts of what was found."""
+    (``comparison.compare_scores``), when the newest was logged, and counts of what was found."""
 
     y: np.ndarray
     champion: np.ndarray

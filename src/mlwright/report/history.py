@@ -4,20 +4,19 @@ compare, how it has behaved since it was deployed, its lineage and who approved 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
+from mlwright.comparison import compare_scores, scores_in_order
 from mlwright.errors import MlwrightError
-from mlwright.evaluation import Comparison, get_metric, paired_bootstrap
+from mlwright.evaluation import Comparison, get_metric
 from mlwright.model import Model
 from mlwright.registry import Event, ModelVersion, Registry
 from mlwright.registry.operations import AlertState
-from mlwright.report.charts import Chart, line_chart
+from mlwright.report.charts import Chart
 from mlwright.report.evidence import Rows, fmt
+from mlwright.report.monitoring import monitoring_charts
 
 __all__ = ["Deployment", "Previous", "approvals", "deployment", "previous_version"]
 
@@ -119,28 +118,25 @@ def compare_previous(
 
 
 def _paired(model: Model, other: ModelVersion, rows: Rows) -> Comparison | None:
-    """Both models on the same given rows: a paired bootstrap of the primary metric."""
-    assert rows.y is not None and rows.scores is not None and rows.frame is not None
+    """Both models on the same given rows: the paired bootstrap the retraining decision uses,
+    each model at its own threshold and the previous one's classes put in this one's order."""
+    assert rows.y is not None and rows.scores is not None and rows.raw is not None
     try:
         old = Model.load(other.path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            old_scores = old.predictor_.predict(rows.frame[old.schema_.feature_names])
+        old_scores = scores_in_order(old, rows.raw, model.classes_)
     except (MlwrightError, KeyError, ValueError):
         return None  # another schema or a missing artifact: the cv comparison stands alone
-    if np.shape(old_scores) != np.shape(rows.scores):
-        return None
-    metric = get_metric(model.metric_, model.task_)
-    cut = model.threshold_ if model.threshold_ is not None else 0.5
-    return paired_bootstrap(
-        metric,
-        rows.y,
-        rows.scores,
+    comparison, _ = compare_scores(
+        model,
+        old,
         old_scores,
+        rows.scores,
+        rows.y,
+        names=(f"version {other.version}", "this version"),
+        alpha=0.05,
         n_boot=1000,
-        threshold=cut,
-        names=("this version", f"version {other.version}"),
     )
+    return comparison
 
 
 def _num(value: Any) -> float:
@@ -194,7 +190,11 @@ def deployment(registry: Registry, this: ModelVersion, model: Model) -> Deployme
         # outcomes of the predictions counted above, whenever they arrived
         labelled=ops.label_count(this.name, predicted_since=since) if since is not None else 0,
     )
-    found.charts = _charts(runs, model)
+    found.charts = [
+        chart
+        for key, chart in monitoring_charts(runs, model.metric_)
+        if key in ("performance", "drift")
+    ]
     statuses = [str(r["status"]) for r in runs]
     if statuses:
         found.summary = (
@@ -208,59 +208,3 @@ def deployment(registry: Registry, this: ModelVersion, model: Model) -> Deployme
             "--window 1d` (or serve with the runner) to judge the logged predictions."
         )
     return found
-
-
-def _charts(runs: list[dict[str, Any]], model: Model) -> list[Chart]:
-    if not runs:
-        return []
-    when = [r["window_start"] or r["at"] for r in runs]
-    drifted = [
-        sum(1 for f in (r["report"] or {}).get("features", []) if f.get("drifted")) for r in runs
-    ]
-    charts = [
-        line_chart(
-            when,
-            {"drifted input columns": drifted},
-            title="Drift since deployment",
-            alt=(
-                f"At most {max(drifted)} input column(s) drifted in a window; the latest window "
-                f"has {drifted[-1]}."
-            ),
-            xlabel="window start (UTC)",
-            ylabel="columns",
-        )
-    ]
-    series: dict[str, list[float]] = {}
-    reference: float | None = None
-    names = {"regression": ["rmse"], "multiclass": ["accuracy"]}.get(model.task_, ["roc_auc"])
-    for metric_name in [*names, "accuracy"]:
-        for kind in ("realized", "estimated"):
-            values = []
-            for r in runs:
-                perf = (r["report"] or {}).get("performance") or {}
-                check = (perf.get(kind) or {}).get(metric_name) or {}
-                values.append(_num(check.get("value")))
-                if reference is None and check.get("reference") is not None:
-                    reference = float(check["reference"])
-            if any(math.isfinite(v) for v in values):
-                series[f"{metric_name} ({kind})"] = values
-        if series:
-            break
-    if series:
-        first = next(iter(series))
-        finite = [v for v in series[first] if math.isfinite(v)]
-        alt = f"{first} was {fmt(finite[-1])} in the latest window with one" + (
-            f", against {fmt(reference)} out-of-fold in training." if reference else "."
-        )
-        charts.append(
-            line_chart(
-                when,
-                series,
-                title="Performance since deployment",
-                alt=alt,
-                xlabel="window start (UTC)",
-                ylabel="metric",
-                hline=None if reference is None else (reference, "training (out-of-fold)"),
-            )
-        )
-    return charts
