@@ -14,6 +14,8 @@ import pytest
 
 import mlwright
 from mlwright.errors import ArtifactError, NotTrainedError, SchemaMismatch
+from mlwright.models.catalog import CATALOG
+from mlwright.tasks.tabular.candidate import BaggedCandidate
 
 from .conftest import EXAMPLE, REPO
 
@@ -242,13 +244,34 @@ def test_deterministic_mode_ignores_the_clock(monkeypatch: pytest.MonkeyPatch):
 
 def test_presets_name_outcomes():
     df = _multiclass(300)
+    # deterministic: the refit must not depend on how busy the machine is
     fast = mlwright.Settings.model_validate(
-        {"training": {"time_limit": 20, "preset": "fast"}, "progress": False}
+        {"training": {"time_limit": 20, "preset": "fast", "deterministic": True}, "progress": False}
     )
     model = mlwright.train(df, target="label", settings=fast)
     notes = {r.note for r in model.leaderboard.rows if r.learner != "ensemble"}
     assert notes == {"default"}  # no tuning in the fast preset
-    assert len(model.predictor_.members[0][0].folds) == 3
+    # fast (like balanced) serves each member refitted once on all rows, not its 3 fold models
+    bagged = [c for c, _ in model.predictor_.members if not CATALOG[c.learner].out_of_bag]
+    assert bagged and all(c.refit and len(c.folds) == 1 for c in bagged)
+    best = mlwright.Settings.model_validate(
+        {
+            "training": {
+                "time_limit": 20,
+                "preset": "best",
+                "folds": 3,
+                "max_trials": 3,
+                "deterministic": True,
+            },
+            "progress": False,
+        }
+    )
+    kept = mlwright.train(df, target="label", settings=best)
+    assert all(
+        len(c.folds) == 3 and not c.refit
+        for c, _ in kept.predictor_.members
+        if isinstance(c, BaggedCandidate) and not CATALOG[c.learner].out_of_bag
+    )
     with pytest.raises(mlwright.ConfigError, match="preset"):
         mlwright.Settings().with_overrides(training={"preset": "turbo"})
 
@@ -279,7 +302,8 @@ def test_probabilities_are_calibrated(churn_model, churn_test):
 
 def test_compact_meets_a_latency_limit_and_reports_the_trade_off(tmp_path: Path, churn_test):
     train_df = mlwright.read_data(EXAMPLE / "train.csv")
-    settings = FAST.with_overrides(training={"max_trials": 4})
+    # the best preset keeps every fold model: compaction has refits to offer
+    settings = FAST.with_overrides(training={"max_trials": 4, "preset": "best"})
     model = mlwright.train(train_df, target="Churn", settings=settings)
     small = model.compact(train_df)
     report = small.compaction_
@@ -300,9 +324,9 @@ def test_compact_meets_a_latency_limit_and_reports_the_trade_off(tmp_path: Path,
     assert tiny is not None and "no option meets" in tiny.reason
 
 
-def _flipped(n: int = 600) -> pd.DataFrame:
+def _flipped(n: int = 600, seed: int = 4) -> pd.DataFrame:
     """Half the rows follow y = (x > 0), the other half the opposite, with weight 0."""
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
     clean = np.arange(n) % 2 == 0
     y = np.where(clean, x > 0, x <= 0).astype(int)
@@ -311,7 +335,7 @@ def _flipped(n: int = 600) -> pd.DataFrame:
 
 def test_row_weights_decide_what_is_learned():
     df = _flipped()
-    test = _flipped().query("w == 1").drop(columns=["w"])
+    test = _flipped(seed=5).query("w == 1").drop(columns=["w"])  # new rows, not training rows
     weighted = mlwright.train(df, target="y", weight="w", settings=FAST)
     assert weighted.info_["weighted"] and "w" not in weighted.schema_.feature_names
     assert weighted.evaluate(test, n_boot=50)["roc_auc"].value > 0.95

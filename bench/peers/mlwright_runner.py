@@ -25,7 +25,16 @@ def main() -> None:
     test = mlwright.read_data(args.data / "test.csv.gz").drop(columns=[meta["target"]])
     with Stopwatch() as predict:
         pred = model.predict(test) if meta["task"] == "regression" else model.predict_proba(test)
-    write(args.out, pred, fit.seconds, predict.seconds, best=model.leaderboard.best().name)
+    # each member with the number of models it runs per row (1: refitted on all rows)
+    members = {c.name: len(getattr(c, "folds", [])) or 1 for c, _ in model.predictor_.members}
+    write(
+        args.out,
+        pred,
+        fit.seconds,
+        predict.seconds,
+        best=model.leaderboard.best().name,
+        members=members,
+    )
 
 
 if __name__ == "__main__":

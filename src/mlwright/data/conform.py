@@ -59,11 +59,14 @@ class Converted:
     markers: dict[str, int]  # missing markers written as text, and how many of each
 
 
-def _markers_used(s: pd.Series) -> dict[str, int]:
+Distinct = tuple[np.ndarray, np.ndarray] | None  # ``distinct_texts(s)``, computed once per column
+
+
+def _markers_used(s: pd.Series, distinct: Distinct = None) -> dict[str, int]:
     """How many values of ``s`` are written-out missing markers (``''``, ``'NA'``, ``'?'``)."""
     if not is_text_dtype(s):
         return {}
-    codes, texts = distinct_texts(s)
+    codes, texts = distinct or distinct_texts(s)
     counts = np.bincount(codes[codes >= 0], minlength=len(texts))
     out: dict[str, int] = {}
     for text, count in zip(texts, counts, strict=True):
@@ -72,9 +75,9 @@ def _markers_used(s: pd.Series) -> dict[str, int]:
     return out
 
 
-def _strings(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def _strings(s: pd.Series, distinct: Distinct = None) -> tuple[pd.Series, np.ndarray]:
     """Stripped text as ``object`` with NaN for missing values, and the missing mask."""
-    codes, texts = distinct_texts(s)
+    codes, texts = distinct or distinct_texts(s)
     folded = pd.Series(texts, dtype=object).str.casefold()
     marker = np.asarray(folded.isin(MISSING_MARKERS).to_numpy(), dtype=bool)
     missing = (codes < 0) | spread(marker, codes, False)
@@ -83,13 +86,15 @@ def _strings(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(values, index=s.index, name=s.name, dtype=object), missing
 
 
-def _booleans(s: pd.Series, col: ColumnSchema) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _booleans(
+    s: pd.Series, col: ColumnSchema, distinct: Distinct = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """1.0/0.0/NaN values, the missing mask and the failed mask of a boolean column."""
     if pd.api.types.is_bool_dtype(s.dtype):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(values)
         return values, missing, np.zeros(len(s), dtype=bool)
-    codes, texts = distinct_texts(s)
+    codes, texts = distinct or distinct_texts(s)
     folded = [str(t).casefold() for t in texts]
     truths = {t.casefold() for t in col.true_values} | TRUE_WORDS
     numbers, _ = parse_numbers(pd.Series(texts, dtype=object))
@@ -110,14 +115,16 @@ def _booleans(s: pd.Series, col: ColumnSchema) -> tuple[np.ndarray, np.ndarray, 
 
 def convert_column(s: pd.Series, col: ColumnSchema) -> Converted:
     """Convert one raw column to the typed form its schema entry describes."""
-    markers = _markers_used(s)
+    # text columns are factorised once: markers, parsing and stripping read the distinct values
+    distinct = distinct_texts(s) if is_text_dtype(s) else None
+    markers = _markers_used(s, distinct)
     if col.role is Role.BOOLEAN or col.parse == "bool":
-        values, missing, failed = _booleans(s, col)
+        values, missing, failed = _booleans(s, col, distinct)
         spellings = "/".join(sorted({*col.true_values, "yes", "no"}, key=str.casefold))
         typed = pd.Series(values, index=s.index, name=s.name, dtype=np.float64)
         return Converted(typed, missing, failed, f"is not a yes/no value ({spellings})", markers)
     if col.role is Role.NUMERIC or col.parse == "number":
-        numbers, failed = parse_numbers(s)
+        numbers, failed = parse_numbers(s, distinct)
         missing = np.isnan(numbers) & ~failed
         failed = failed | np.isinf(numbers)
         typed = pd.Series(numbers, index=s.index, name=s.name, dtype=np.float64)
@@ -128,7 +135,7 @@ def convert_column(s: pd.Series, col: ColumnSchema) -> Converted:
         expected = f"format {col.datetime_format}" if col.datetime_format else "a date"
         problem = f"is not a date (expected {expected})"
         return Converted(dates, missing, failed, problem, markers)
-    text, missing = _strings(s)
+    text, missing = _strings(s, distinct)
     return Converted(text, missing, np.zeros(len(s), dtype=bool), "", markers)
 
 

@@ -200,12 +200,15 @@ def _parse_number_texts(texts: np.ndarray) -> np.ndarray:
     return values
 
 
-def parse_numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def parse_numbers(
+    s: pd.Series, distinct: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Float64 values of ``s`` and a mask of non-missing values that are not numbers.
 
     Understands ``'1,234'``, ``'1 234'``, ``'$12.50'``, ``'€3'``, ``'45%'`` (0.45), ``'(12)'``
     (an accounting negative) and ``'-3.5e2'``; native numbers pass through. ``'inf'`` and
-    infinite numbers come back as ``±inf``: callers decide what to do with them.
+    infinite numbers come back as ``±inf``: callers decide what to do with them. ``distinct``:
+    ``distinct_texts(s)`` when the caller has it already.
     """
     n = len(s)
     if pd.api.types.is_bool_dtype(s.dtype):
@@ -216,7 +219,7 @@ def parse_numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(values, dtype=np.float64), np.zeros(n, dtype=bool)
     if _is_datetime_dtype(s):
         return np.full(n, np.nan), np.asarray(s.notna().to_numpy(), dtype=bool)
-    codes, texts = distinct_texts(s)
+    codes, texts = distinct or distinct_texts(s)
     marker = _marker_mask(texts)
     parsed = _parse_number_texts(texts)
     parsed[marker] = np.nan

@@ -104,6 +104,11 @@ class Learner(ABC):
         """The hyperparameters worth tuning, with their ranges."""
 
     @classmethod
+    def priority_for(cls, has_text: bool) -> int:
+        """``priority`` for the data at hand; ``has_text``: some input column is free text."""
+        return cls.priority
+
+    @classmethod
     @abstractmethod
     def portfolio(cls, task: TaskName) -> list[dict[str, Any]]:
         """Strong default configurations, best first."""

@@ -196,6 +196,14 @@ def limitations(model: Model, rows: Rows, weak: Sequence[Segment]) -> list[str]:
                 f"Imbalanced classes: the rarest class is {100 * counts.min() / counts.sum():.0f}"
                 "% of the rows; results for it rest on few examples."
             )
+    refit = [c.name for c, _ in getattr(model.predictor_, "members", []) if getattr(c, "refit", 0)]
+    if refit and rows.kind == "oof":
+        out.append(
+            f"The served model refits {', '.join(refit)} once on all training rows; the "
+            "cross-validated results above were measured on the fold models they replace (the "
+            "usual estimate: a refit learns from more rows). Pass held-out data to measure it "
+            "directly."
+        )
     out.append(
         "Measured on data like the training data: rows from another population, period or "
         "process may behave differently; monitor drift after deployment."

@@ -1,8 +1,10 @@
-"""A bagged candidate: one learner configuration fitted once per cross-validation fold."""
+"""A bagged candidate: one learner configuration fitted once per cross-validation fold (or,
+refitted for serving, once on all rows)."""
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlwright.features.encoder import FeatureEncoder
+from mlwright.data.schema import Schema
+from mlwright.features.encoder import EncoderKind, FeatureEncoder
 from mlwright.models.base import Learner, Matrix, TaskName
 from mlwright.models.catalog import get_learner
 
@@ -22,6 +25,8 @@ class BaggedCandidate:
     """Fold models of one configuration; predictions are their mean.
 
     ``oof_`` holds the out-of-fold predictions every score and ensemble weight is based on.
+    ``refit`` marks a candidate refitted once on all rows (``refitted``): one model instead of
+    one per fold, scored by the out-of-fold predictions of the folds it replaces.
     """
 
     name: str
@@ -32,6 +37,51 @@ class BaggedCandidate:
     score_: float = float("nan")
     fit_time_: float = 0.0
     predict_time_per_1k_: float = 0.0
+    refit: bool = False
+
+    def refitted(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        schema: Schema,
+        *,
+        seed: int,
+        n_jobs: int,
+        encoders: dict[EncoderKind, FeatureEncoder] | None = None,
+        sample_weight: np.ndarray | None = None,
+        deadline: float | None = None,
+    ) -> BaggedCandidate:
+        """This configuration fitted once on all rows, with the rounds its folds settled on.
+
+        The folds' out-of-fold predictions and score carry over as the estimate (the refit sees
+        more rows, so it is rarely worse). ``encoders`` (by kind) lets the refits of one ensemble
+        share one encoder per kind, so that prediction encodes each row once per kind.
+        """
+        start = time.monotonic()
+        encoders = {} if encoders is None else encoders
+        kind = self.folds[0][0].kind
+        if kind not in encoders:
+            encoders[kind] = FeatureEncoder(kind).fit(X, schema)
+        encoder = encoders[kind]
+        task, n_classes = self.folds[0][1].task, self.folds[0][1].n_classes
+        learner = get_learner(self.learner)(task, n_classes, dict(self.params), seed, n_jobs)
+        learner.fit(
+            encoder.transform(X),
+            y,
+            categorical=encoder.categorical_indices_,
+            deadline=deadline,
+            sample_weight=sample_weight,
+        )
+        out = BaggedCandidate(self.name, self.learner, dict(self.params), [(encoder, learner)])
+        out.refit = True
+        out.oof_ = self.oof_
+        out.score_ = self.score_
+        sample = X.iloc[: min(len(X), 1000)]
+        t0 = time.perf_counter()
+        out.predict(sample)
+        out.predict_time_per_1k_ = (time.perf_counter() - t0) / max(1, len(sample)) * 1e6
+        out.fit_time_ = self.fit_time_ + time.monotonic() - start
+        return out
 
     def predict(self, X: pd.DataFrame, encoded: dict[int, Matrix] | None = None) -> np.ndarray:
         """Mean of the fold models' predictions on a conformed feature frame.
@@ -65,6 +115,7 @@ class BaggedCandidate:
             "score": _json_float(self.score_),
             "fit_time": self.fit_time_,
             "predict_time_per_1k": self.predict_time_per_1k_,
+            "refit": self.refit,
         }
         (directory / "candidate.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
@@ -84,6 +135,7 @@ class BaggedCandidate:
         cand.score_ = float("nan") if meta["score"] is None else meta["score"]
         cand.fit_time_ = meta["fit_time"]
         cand.predict_time_per_1k_ = meta["predict_time_per_1k"]
+        cand.refit = bool(meta.get("refit", False))
         return cand
 
 

@@ -1,11 +1,14 @@
 """Compaction: trade a little accuracy (often none) for a model that is cheap to serve.
 
 An ensemble of bagged candidates runs every fold model of every member on each row. Cheaper
-forms of the same model are: one member alone (its fold models), or one member refitted once on
-all rows (one encoder, one learner: the cheapest). Each form is measured — one-row latency, as a
-REST caller sees it, and batch time per 1,000 rows — and scored: by its out-of-fold score, or for a
-refit by the out-of-fold score of the bagged candidate it was refitted from (the usual estimate:
-the refit sees more rows, so it is rarely worse).
+forms of the same model are: every member refitted once on all rows with the same weights (one
+model per member instead of one per fold), one member alone (its fold models), or one member
+refitted once on all rows (one encoder, one learner: the cheapest). Each form is measured —
+one-row latency, as a REST caller sees it, and batch time per 1,000 rows — and scored: by its
+out-of-fold score, or for a refit by the out-of-fold score of what it was refitted from (the usual
+estimate: the refit sees more rows, so it is rarely worse). A model trained with a preset that
+refits (``balanced``, ``fast``) has single-model members already; compaction then chooses among
+the ensemble and its members.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from rich.table import Table
 from mlwright.data.schema import Schema
 from mlwright.evaluation.calibration import Calibration, apply_temperature, fit_temperature
 from mlwright.evaluation.leaderboard import Leaderboard
-from mlwright.features.encoder import FeatureEncoder
-from mlwright.models.catalog import get_learner
+from mlwright.features.encoder import EncoderKind, FeatureEncoder
 from mlwright.tasks.tabular.candidate import BaggedCandidate
 from mlwright.tasks.tabular.predictor import Member, TabularPredictor
 
@@ -121,26 +123,6 @@ def measure_latency(predictor: TabularPredictor, X: pd.DataFrame) -> tuple[float
     return statistics.median(single), per_1k
 
 
-def _refit(
-    cand: BaggedCandidate,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    schema: Schema,
-    predictor: TabularPredictor,
-    seed: int,
-    n_jobs: int,
-) -> BaggedCandidate:
-    """``cand``'s configuration fitted once on all rows, with the rounds its folds settled on."""
-    task, n_classes = predictor.task, predictor.n_classes
-    full_encoder = FeatureEncoder(cand.folds[0][0].kind).fit(X, schema)
-    learner = get_learner(cand.learner)(task, n_classes, dict(cand.params), seed, n_jobs)
-    learner.fit(full_encoder.transform(X), y, categorical=full_encoder.categorical_indices_)
-    refit = BaggedCandidate(f"{cand.name}_full", cand.learner, dict(cand.params))
-    refit.folds = [(full_encoder, learner)]
-    refit.score_ = cand.score_
-    return refit
-
-
 def compact_predictor(
     predictor: TabularPredictor,
     X: pd.DataFrame,
@@ -152,8 +134,8 @@ def compact_predictor(
     seed: int = 0,
     n_jobs: int = 1,
 ) -> tuple[TabularPredictor, CompactReport]:
-    """Measure the ensemble, each member alone and (given ``y``) each member refitted on all rows;
-    choose one.
+    """Measure the ensemble, each member alone and (given ``y``) the ensemble and each member
+    refitted on all rows; choose one.
 
     Parameters
     ----------
@@ -189,6 +171,32 @@ def compact_predictor(
         f"{len(predictor.members)} member(s), as trained",
         ensemble_name,
     )
+    encoders: dict[EncoderKind, FeatureEncoder] = {}
+    refits: dict[str, BaggedCandidate] = {}
+    if y is not None:
+        refits = {
+            cand.name: cand.refitted(X, y, schema, seed=seed, n_jobs=n_jobs, encoders=encoders)
+            for cand, _ in predictor.members
+            if isinstance(cand, BaggedCandidate) and len(cand.folds) > 1
+        }
+    if len(predictor.members) > 1 and refits:
+        # members without fold models (out-of-bag forests, stacks) join as they are
+        whole = TabularPredictor(
+            task=predictor.task,
+            n_classes=predictor.n_classes,
+            members=[(refits.get(c.name, c), w) for c, w in predictor.members],
+            leaderboard=predictor.leaderboard,
+            oof=predictor.oof,
+            calibration=predictor.calibration,
+        )
+        add(
+            "ensemble refit",
+            "refit",
+            whole,
+            "every bagged member refitted once on all rows, same weights; score estimated by "
+            "the ensemble's cross-validation",
+            ensemble_name,
+        )
     for cand, _ in predictor.members:
         calibration = predictor.calibration
         oof = candidate_oof.get(cand.name)
@@ -204,8 +212,8 @@ def compact_predictor(
                 else f"stacked on {len(cand.bases)} candidate(s)"
             )
             add(cand.name, "member", alone, detail, cand.name)
-        if y is not None and isinstance(cand, BaggedCandidate) and len(cand.folds) > 1:
-            refit = _refit(cand, X, y, schema, predictor, seed, n_jobs)
+        if cand.name in refits:
+            refit = refits[cand.name]
             add(
                 f"{cand.name} refit",
                 "refit",

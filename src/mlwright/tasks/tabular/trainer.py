@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import Progress, TaskID
 
-from mlwright.data.schema import Schema
+from mlwright.data.schema import Role, Schema
 from mlwright.errors import BudgetExceeded
 from mlwright.evaluation.calibration import apply_temperature, fit_temperature
 from mlwright.evaluation.cv import holdout_split, make_folds
@@ -42,17 +42,31 @@ class PresetPlan:
     refine: bool
     description: str
     stack_share: float = 0.0  # of the time limit kept for one stacking layer
+    refit: bool = False  # refit the ensemble's members once on all rows, to serve one model each
 
 
 PRESETS: dict[str, PresetPlan] = {
-    "fast": PresetPlan(3, 1, False, "a good model soon: one default per learner, 3 folds"),
-    "balanced": PresetPlan(5, None, True, "portfolio, then Bayesian tuning; 5 folds"),
+    "fast": PresetPlan(
+        3,
+        1,
+        False,
+        "a good model soon: one default per learner, 3 folds, members refitted on all rows",
+        refit=True,
+    ),
+    "balanced": PresetPlan(
+        5,
+        None,
+        True,
+        "portfolio, then Bayesian tuning; 5 folds; the ensemble's members refitted once on "
+        "all rows, so that it serves one model per member instead of one per fold",
+        refit=True,
+    ),
     "best": PresetPlan(
         8,
         None,
         True,
         "the most accurate model the time allows: 8 folds, and a stacking layer in the last "
-        "fifth of the time",
+        "fifth of the time; every fold model is kept (slower to serve)",
         stack_share=0.2,
     ),
 }
@@ -124,9 +138,15 @@ class TabularTrainer:
         candidates: list[Member] = []
         fit_costs: dict[str, list[float]] = {}
         work_done = 0.0  # deterministic mode: estimated seconds, independent of the clock
+        has_text = any(c.role is Role.TEXT for c in schema.features)
         search = PortfolioSearch(
             [
-                Family(name, cls.priority, cls.portfolio(self.task), cls.search_space(self.task))
+                Family(
+                    name,
+                    cls.priority_for(has_text),
+                    cls.portfolio(self.task),
+                    cls.search_space(self.task),
+                )
                 for name, cls in CATALOG.items()
                 if sample_weight is None or cls.supports_weights
             ],
@@ -155,6 +175,13 @@ class TabularTrainer:
                 continue
             # the stacking layer's share is kept once there is something to stack on
             kept = plan.stack_share * budget.time_limit if len(candidates) >= 2 else 0.0
+            if plan.refit and candidates:
+                kept += self._refit_reserve(candidates, len(y), X.shape[1], len(splits))
+            elif plan.refit and not self.deterministic:
+                # the first candidate may take the whole budget (its folds share the deadline):
+                # keep what its own refit will need, about 1/(k-1) of its fit time
+                share = _SAFETY / (len(splits) - 1 + _SAFETY)
+                kept += share * max(0.0, budget.remaining() - reserve)
             if self.deterministic:
                 if candidates and work_done + estimate > budget.time_limit - reserve - kept:
                     break
@@ -165,7 +192,7 @@ class TabularTrainer:
                 measured = fit_costs.get(trial.family)
                 if measured:
                     estimate = _SAFETY * float(np.median(measured))
-                if candidates and not budget.fits(estimate, reserve):
+                if candidates and not budget.fits(estimate, reserve + kept):
                     self.skipped_.append(f"{trial.family} {trial.params}: needs ~{estimate:.0f}s")
                     search.tell(trial, float("inf"))
                     continue
@@ -173,7 +200,16 @@ class TabularTrainer:
             name = f"{trial.family}_{count}"
             self._report(progress, task_id, budget, name, candidates, work_done)
             cand = self._fit_candidate(
-                name, trial.family, trial.params, X, y, schema, splits, cache, budget, reserve
+                name,
+                trial.family,
+                trial.params,
+                X,
+                y,
+                schema,
+                splits,
+                cache,
+                budget,
+                reserve + kept,
             )
             if cand is None or cand.oof_ is None:
                 search.tell(trial, float("inf"))
@@ -212,8 +248,74 @@ class TabularTrainer:
                 leaderboard,
             )
         predictor = self._ensemble(candidates, y, leaderboard)
+        if plan.refit:
+            self._report(progress, task_id, budget, "refit on all rows", candidates, work_done)
+            self._refit_members(predictor, X, y, schema, budget, len(splits))
         self._report(progress, task_id, budget, "done", candidates, work_done, done=True)
         return predictor
+
+    # -- refit for serving -----------------------------------------------------------------------
+    def _refit_cost(self, cand: BaggedCandidate, rows: int, n_features: int, n_folds: int) -> float:
+        """Estimated seconds to fit ``cand`` once on all ``rows``: in deterministic mode the
+        learner's own estimate (no clock), otherwise one fold's measured time scaled to all rows."""
+        if self.deterministic:
+            cls = CATALOG[cand.learner]
+            seconds, _ = cls.estimate_cost(
+                self.task, rows, n_features, max(1, self.n_classes), cand.params
+            )
+            return float(seconds)
+        per_fold = cand.fit_time_ / max(1, len(cand.folds))
+        return _SAFETY * per_fold * n_folds / max(1, n_folds - 1)
+
+    def _refit_reserve(
+        self, candidates: list[Member], rows: int, n_features: int, n_folds: int
+    ) -> float:
+        """Time kept for refitting the ensemble: the refits of the two best candidates so far
+        (ensembles are mostly one to three members, the best ones carrying the weight)."""
+        bagged = [c for c in candidates if isinstance(c, BaggedCandidate) and len(c.folds) > 1]
+        bagged.sort(key=lambda c: -c.score_ if self.metric.greater_is_better else c.score_)
+        return sum(self._refit_cost(c, rows, n_features, n_folds) for c in bagged[:2])
+
+    def _refit_members(
+        self,
+        predictor: TabularPredictor,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        schema: Schema,
+        budget: TimeBudget,
+        n_folds: int,
+    ) -> None:
+        """Replace each bagged member (heaviest weight first) by its refit on all rows while
+        the time allows; a member left bagged predicts as before. Stacked members stay as
+        trained (their second level reads out-of-fold features)."""
+        encoders: dict[EncoderKind, FeatureEncoder] = {}
+        order = sorted(range(len(predictor.members)), key=lambda i: -predictor.members[i][1])
+        members = list(predictor.members)
+        for i in order:
+            cand, weight = members[i]
+            if not isinstance(cand, BaggedCandidate) or len(cand.folds) < 2:
+                continue
+            cost = self._refit_cost(cand, len(y), X.shape[1], n_folds)
+            if not self.deterministic and not budget.fits(cost):
+                self.skipped_.append(
+                    f"refit of {cand.name}: needs ~{cost:.0f}s; kept its {len(cand.folds)} "
+                    "fold models"
+                )
+                continue
+            members[i] = (
+                cand.refitted(
+                    X,
+                    y,
+                    schema,
+                    seed=self.seed,
+                    n_jobs=self.n_jobs,
+                    encoders=encoders,
+                    sample_weight=self._weight,
+                    deadline=None if self.deterministic else budget.deadline,
+                ),
+                weight,
+            )
+        predictor.members = members
 
     # -- one candidate ---------------------------------------------------------------------------
     def _fit_candidate(
