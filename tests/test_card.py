@@ -55,6 +55,9 @@ def test_owner_fields_are_marked_not_invented(churn: dict[str, Any]) -> None:
     assert card.count(FILL) == 4
     assert "No column is marked as sensitive" in card
     assert "Not registered" in card
+    # cross-validated figures of a refitted model are said to come from the fold models
+    refitted = churn["model"].predictor_.refitted
+    assert ("The served model refits " + ", ".join(refitted) in card) == bool(refitted)
 
 
 def test_sensitive_columns_get_one_row_per_group(churn: dict[str, Any]) -> None:

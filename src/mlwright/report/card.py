@@ -196,7 +196,7 @@ def limitations(model: Model, rows: Rows, weak: Sequence[Segment]) -> list[str]:
                 f"Imbalanced classes: the rarest class is {100 * counts.min() / counts.sum():.0f}"
                 "% of the rows; results for it rest on few examples."
             )
-    refit = [c.name for c, _ in getattr(model.predictor_, "members", []) if getattr(c, "refit", 0)]
+    refit: list[str] = getattr(model.predictor_, "refitted", [])
     if refit and rows.kind == "oof":
         out.append(
             f"The served model refits {', '.join(refit)} once on all training rows; the "

@@ -56,6 +56,11 @@ class TabularPredictor:
         """Names of the candidates in the ensemble."""
         return [c.name for c, _ in self.members]
 
+    @property
+    def refitted(self) -> list[str]:
+        """Names of the members refitted once on all rows (serving one model, not one per fold)."""
+        return [c.name for c, _ in self.members if isinstance(c, BaggedCandidate) and c.refit]
+
     def save(self, directory: Path) -> dict[str, Any]:
         """Write the members under ``directory``; return the JSON description for the manifest."""
         for cand, _ in self.members:

@@ -416,11 +416,7 @@ class TabularTrainer:
             oof[missing] = prior
         cand = BaggedCandidate(name, learner_name, params)
         cand.folds = [(data.encoder, learner)]
-        sample = X.iloc[: min(len(X), 1000)]
-        t0 = time.perf_counter()
-        cand.predict(sample)
-        predict_time = (time.perf_counter() - t0) / len(sample) * 1e6
-        return self._complete(cand, oof, y, start, predict_time)
+        return self._complete(cand, oof, y, start, cand.time_predict(X))
 
     def _complete(
         self,
