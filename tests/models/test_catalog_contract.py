@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from mlwright.models import base
 from mlwright.models.base import Learner
 from mlwright.models.catalog import CATALOG
 
@@ -57,6 +58,19 @@ def test_fit_predict_save_load_deterministic(name: str, task: str, tmp_path: Pat
     assert not list(tmp_path.rglob("*.pkl"))
     loaded = cls.load(tmp_path, task, _n_classes(task))  # type: ignore[arg-type]
     np.testing.assert_array_equal(loaded.predict(X), pa)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_predictions_do_not_depend_on_threads(name: str, monkeypatch: pytest.MonkeyPatch):
+    cls: type[Learner] = CATALOG[name]
+    X, y = _data("multiclass", cls.input_kind)
+    learner = cls("multiclass", 3, cls.portfolio("multiclass")[0], seed=3, n_jobs=2).fit(X, y)
+    assert learner.predict_threads(1) == 1  # one row never starts a thread team
+    one_thread = learner.predict(X)  # type: ignore[arg-type]
+    monkeypatch.setattr(base, "SMALL_BATCH", 0)
+    monkeypatch.setattr(base, "SMALL_TREE_WORK", 0)
+    assert learner.predict_threads(len(y)) == 2
+    np.testing.assert_allclose(learner.predict(X), one_thread, rtol=0, atol=1e-12)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", sorted(CATALOG))

@@ -17,6 +17,7 @@ from sklearn.ensemble import (
 )
 
 from mlwright.errors import ArtifactError
+from mlwright.models import tree_arrays
 from mlwright.models.forest import ExtraTreesLearner, RandomForestLearner
 from mlwright.models.tree_arrays import export_trees, load_trees, predict_trees, save_trees
 
@@ -51,6 +52,25 @@ def test_arrays_reproduce_predict_proba_with_nan(forest_cls: Any, n_classes: int
     np.testing.assert_allclose(
         predict_trees(arrays, X_new), forest.predict_proba(X_new), rtol=0, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("compile_nodes", [1 << 19, 0])
+def test_compiled_and_numpy_traversals_reproduce_sklearn(
+    compile_nodes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a forest over the node limit (0 here) predicts with NumPy alone; few rows always do
+    monkeypatch.setattr(tree_arrays, "_COMPILE_NODES", compile_nodes)
+    X, y = _data()
+    forest = ExtraTreesClassifier(n_estimators=15, random_state=0).fit(X, y)
+    arrays = export_trees(_trees(forest), 3, forest.classes_)
+    assert (arrays.compiled is not None) == (compile_nodes > 0)
+    X_new, _ = _data(n=300, seed=1)
+    for rows in (X_new[:3], X_new):
+        np.testing.assert_allclose(
+            predict_trees(arrays, rows), forest.predict_proba(rows), rtol=0, atol=1e-12
+        )
+    with pytest.raises(ValueError, match="at least 4 columns"):
+        predict_trees(arrays, X_new[:, :3])
 
 
 @pytest.mark.parametrize("forest_cls", REGRESSORS)

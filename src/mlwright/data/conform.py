@@ -17,7 +17,7 @@ import pandas as pd
 from mlwright.data.inference import FALSE_WORDS, TRUE_WORDS, column_names
 from mlwright.data.schema import ColumnSchema, Role, Schema
 from mlwright.data.values import (
-    MISSING_MARKERS,
+    Distinct,
     distinct_texts,
     is_text_dtype,
     parse_datetimes,
@@ -59,51 +59,45 @@ class Converted:
     markers: dict[str, int]  # missing markers written as text, and how many of each
 
 
-Distinct = tuple[np.ndarray, np.ndarray] | None  # ``distinct_texts(s)``, computed once per column
-
-
-def _markers_used(s: pd.Series, distinct: Distinct = None) -> dict[str, int]:
+def _markers_used(s: pd.Series, distinct: Distinct | None = None) -> dict[str, int]:
     """How many values of ``s`` are written-out missing markers (``''``, ``'NA'``, ``'?'``)."""
     if not is_text_dtype(s):
         return {}
-    codes, texts = distinct or distinct_texts(s)
+    codes, texts, marker = distinct or distinct_texts(s)
+    if not marker.any():
+        return {}
     counts = np.bincount(codes[codes >= 0], minlength=len(texts))
     out: dict[str, int] = {}
-    for text, count in zip(texts, counts, strict=True):
-        if str(text).casefold() in MISSING_MARKERS and count:
-            out[str(text)] = out.get(str(text), 0) + int(count)
+    for i in np.flatnonzero(marker & (counts > 0)):
+        out[str(texts[i])] = out.get(str(texts[i]), 0) + int(counts[i])
     return out
 
 
-def _strings(s: pd.Series, distinct: Distinct = None) -> tuple[pd.Series, np.ndarray]:
+def _strings(s: pd.Series, distinct: Distinct | None = None) -> tuple[pd.Series, np.ndarray]:
     """Stripped text as ``object`` with NaN for missing values, and the missing mask."""
-    codes, texts = distinct or distinct_texts(s)
-    folded = pd.Series(texts, dtype=object).str.casefold()
-    marker = np.asarray(folded.isin(MISSING_MARKERS).to_numpy(), dtype=bool)
+    codes, texts, marker = distinct or distinct_texts(s)
     missing = (codes < 0) | spread(marker, codes, False)
-    values = spread(texts.astype(object), codes, np.nan)
-    values[missing] = np.nan
+    values = spread(np.where(marker, np.nan, texts).astype(object), codes, np.nan)
     return pd.Series(values, index=s.index, name=s.name, dtype=object), missing
 
 
 def _booleans(
-    s: pd.Series, col: ColumnSchema, distinct: Distinct = None
+    s: pd.Series, col: ColumnSchema, distinct: Distinct | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """1.0/0.0/NaN values, the missing mask and the failed mask of a boolean column."""
     if pd.api.types.is_bool_dtype(s.dtype):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(values)
         return values, missing, np.zeros(len(s), dtype=bool)
-    codes, texts = distinct or distinct_texts(s)
+    codes, texts, marker = distinct or distinct_texts(s)
     folded = [str(t).casefold() for t in texts]
     truths = {t.casefold() for t in col.true_values} | TRUE_WORDS
     numbers, _ = parse_numbers(pd.Series(texts, dtype=object))
     lookup = np.full(len(texts), np.nan)
-    marker = np.zeros(len(texts), dtype=bool)
     for i, token in enumerate(folded):
-        if token in MISSING_MARKERS:
-            marker[i] = True
-        elif token in truths or numbers[i] == 1.0:
+        if marker[i]:
+            continue
+        if token in truths or numbers[i] == 1.0:
             lookup[i] = 1.0
         elif token in FALSE_WORDS or numbers[i] == 0.0:
             lookup[i] = 0.0
@@ -243,11 +237,11 @@ def conform(
     typed: dict[str, pd.Series] = {}
     markers: dict[str, dict[str, int]] = {}
     for col in schema.features:
-        converted = convert_column(df.iloc[:, position[col.name]], col)
+        raw = df.iloc[:, position[col.name]]
+        converted = convert_column(raw, col)
         typed[col.name] = converted.values
         if converted.markers:
             markers[col.name] = converted.markers
-        raw = df.iloc[:, position[col.name]]
         for row in np.flatnonzero(converted.failed):
             reasons[int(row)].append(
                 f"column '{col.name}': {describe_value(raw.iloc[row], converted.problem)}"
@@ -286,12 +280,16 @@ def conform(
     bad = np.zeros(n, dtype=bool)
     bad[list(reasons)] = True
     keep = np.flatnonzero(~bad)
-    # positional frame first: the input index may hold duplicates, which must not align
-    features = pd.DataFrame(
-        {name: values.iloc[keep].reset_index(drop=True) for name, values in typed.items()},
-        columns=expected,
-    )
-    features.index = df.index[keep]
+    if reasons:
+        # positional frame first: the input index may hold duplicates, which must not align
+        features = pd.DataFrame(
+            {name: values.iloc[keep].reset_index(drop=True) for name, values in typed.items()},
+            columns=expected,
+        )
+        features.index = df.index[keep]
+    else:  # every column holds the input's own index object: nothing to align or take
+        features = pd.DataFrame(typed, columns=expected)
+        features.index = df.index
     if target is not None:
         target = _finish_target(target.iloc[keep])
     rejects = df.iloc[np.flatnonzero(bad)].copy()

@@ -12,7 +12,6 @@ import pandas as pd
 
 from mlwright.data.schema import ColumnSchema, Role, Schema
 from mlwright.data.values import (
-    MISSING_MARKERS,
     detect_datetime_format,
     distinct_texts,
     is_text_dtype,
@@ -125,12 +124,11 @@ def _facts(s: pd.Series) -> _Facts:
         small = len(distinct) <= 64
         texts = np.array([number_token(v) for v in distinct] if small else distinct, dtype=object)
         return _Facts(len(s), len(present), texts, counts, numbers=distinct)
-    codes, texts = distinct_texts(s)
+    codes, texts, marker = distinct_texts(s)
     present = codes >= 0
     counts = np.bincount(codes[present], minlength=len(texts))
     if is_text_dtype(s):
-        folded = pd.Series(texts, dtype=object).str.casefold()
-        keep = ~np.asarray(folded.isin(MISSING_MARKERS).to_numpy(), dtype=bool)
+        keep = ~marker
     else:
         keep = np.ones(len(texts), dtype=bool)
     # distinct *values*: " a" and "a" count once

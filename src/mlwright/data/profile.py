@@ -253,7 +253,7 @@ def _describe_column(
 
 def _mixed_dates(raw: pd.Series, conv: Converted) -> bool:
     """True when text dates are not all ISO 8601."""
-    codes, texts = distinct_texts(raw[~conv.missing & ~conv.failed])
+    texts = distinct_texts(raw[~conv.missing & ~conv.failed]).texts
     if len(texts) == 0:
         return False
     with warnings.catch_warnings():

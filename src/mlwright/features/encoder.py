@@ -61,9 +61,6 @@ class FeatureEncoder:
     _lookups: dict[str, dict[str, int]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    _indexes: dict[str, pd.Index] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, schema: Schema) -> FeatureEncoder:
@@ -71,7 +68,6 @@ class FeatureEncoder:
         self.columns = []
         self.idf = {}
         self._lookups = {}
-        self._indexes = {}
         for col in schema.features:
             s = X[col.name]
             spec: dict[str, Any] = {"name": col.name, "role": col.role.value}
@@ -190,16 +186,19 @@ class FeatureEncoder:
 
     def _codes(self, s: pd.Series, spec: dict[str, Any]) -> np.ndarray:
         """Float codes of a categorical column: known categories 0..k-1, others k, missing NaN."""
-        if len(s) > 256:
-            index = self._indexes.get(spec["name"])
-            if index is None:
-                index = self._indexes[spec["name"]] = pd.Index(spec["categories"], dtype=object)
-            return _codes(s, index)
         lookup = self._lookup(spec)
         other = float(len(spec["categories"]))
+        if len(s) > 16:  # look up each distinct value once
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            per_value = np.fromiter(
+                (lookup.get(v if isinstance(v, str) else str(v), other) for v in uniques.tolist()),
+                dtype=np.float64,
+                count=len(uniques),
+            )
+            return np.append(per_value, np.nan)[codes]  # code -1 (missing) picks the NaN
         values = s.to_numpy(dtype=object)
         missing = pd.isna(values)
-        out = np.fromiter(
+        return np.fromiter(
             (
                 np.nan if gone else lookup.get(v if isinstance(v, str) else str(v), other)
                 for v, gone in zip(values, missing, strict=True)
@@ -207,7 +206,6 @@ class FeatureEncoder:
             dtype=np.float64,
             count=len(values),
         )
-        return out
 
     def _transform_tree(self, X: pd.DataFrame) -> np.ndarray:
         n = len(X)
@@ -317,20 +315,6 @@ class FeatureEncoder:
         }
         enc._name_features()
         return enc
-
-
-def _codes(s: pd.Series, categories: pd.Index) -> np.ndarray:
-    missing = s.isna().to_numpy()
-    # conformed categories are already strings: look them up as they are, and convert only
-    # the values not found (a number in a categorical column matches its text)
-    codes = categories.get_indexer(pd.Index(s.astype(object)))
-    retry = (codes < 0) & ~missing
-    if retry.any():
-        codes[retry] = categories.get_indexer(pd.Index(s[retry].astype(object).astype(str)))
-    out = codes.astype(float)
-    out[codes < 0] = float(len(categories))  # unseen or rare: one shared "other" code
-    out[missing] = np.nan
-    return out
 
 
 def _text_counts(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -96,6 +96,7 @@ class _ForestLearner(Learner):
             self.trees_ = export_trees(
                 [e.tree_ for e in forest.estimators_], self.n_classes, classes
             )
+        _ = self.trees_.compiled  # built now rather than in the first prediction
         return self
 
     def _out_of_bag(
@@ -169,6 +170,9 @@ class _ForestLearner(Learner):
         values: np.ndarray = out[:, 0]
         return np.expm1(values) if self.log_target_ else values
 
+    def trees_per_row(self) -> int | None:
+        return self.trees_.n_trees
+
     def fitted_params(self) -> dict[str, Any]:
         return {**self.params, "n_estimators": self.trees_.n_trees}
 
@@ -185,6 +189,7 @@ class _ForestLearner(Learner):
         learner = cls(task, n_classes, meta["params"])
         learner.log_target_ = bool(meta["log_target"])
         learner.trees_ = load_trees(directory)
+        _ = learner.trees_.compiled  # built now rather than in the first prediction
         return learner
 
     @classmethod

@@ -159,6 +159,9 @@ class LightGBMLearner(Learner):
             return np.column_stack([1.0 - raw, raw])
         return raw
 
+    def trees_per_row(self) -> int | None:
+        return int(self.best_iteration_ * self.booster_.num_model_per_iteration())
+
     def fitted_params(self) -> dict[str, Any]:
         return {**self.params, "num_boost_round": self.best_iteration_}
 

@@ -173,6 +173,9 @@ class XGBoostLearner(Learner):
         normalised: np.ndarray = proba / proba.sum(axis=1, keepdims=True)
         return normalised
 
+    def trees_per_row(self) -> int | None:
+        return self.n_rounds_ * (self.n_classes if self.task == "multiclass" else 1)
+
     def fitted_params(self) -> dict[str, Any]:
         return {**self.params, "num_boost_round": self.n_rounds_}
 

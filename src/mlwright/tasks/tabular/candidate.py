@@ -4,6 +4,7 @@ refitted for serving, once on all rows)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,7 @@ class BaggedCandidate:
 
     @classmethod
     def load(cls, directory: Path, task: TaskName, n_classes: int) -> BaggedCandidate:
-        """Inverse of ``save``."""
+        """Inverse of ``save``; the learners may use every core for large batches."""
         meta = json.loads((directory / "candidate.json").read_text(encoding="utf-8"))
         learner_cls = get_learner(meta["learner"])
         folds = [
@@ -136,6 +137,8 @@ class BaggedCandidate:
             )
             for i in range(meta["n_folds"])
         ]
+        for _, learner in folds:
+            learner.n_jobs = max(1, os.cpu_count() or 1)
         cand = cls(meta["name"], meta["learner"], meta["params"], folds)
         cand.score_ = float("nan") if meta["score"] is None else meta["score"]
         cand.fit_time_ = meta["fit_time"]
