@@ -309,8 +309,9 @@ def test_compact_meets_a_latency_limit_and_reports_the_trade_off(tmp_path: Path,
     report = small.compaction_
     assert report is not None and {o.kind for o in report.options} >= {"refit"}
     chosen = next(o for o in report.options if o.name == report.chosen)
-    ensemble = report.options[0]
-    assert chosen.latency_ms <= ensemble.latency_ms
+    safe = [o for o in report.options if not o.significantly_worse]
+    # the fastest option that is not worse, or one within timing noise (10%) that scores better
+    assert chosen.latency_ms <= 1.1 * min(o.latency_ms for o in safe)
     assert not chosen.significantly_worse
     # the compact model still predicts well, and survives save/load
     auc = small.evaluate(churn_test, n_boot=50)["roc_auc"].value

@@ -211,9 +211,7 @@ def _parse_number_texts(texts: np.ndarray, skip: np.ndarray | None = None) -> np
     return values
 
 
-def parse_numbers(
-    s: pd.Series, distinct: Distinct | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def parse_numbers(s: pd.Series, distinct: Distinct | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Float64 values of ``s`` and a mask of non-missing values that are not numbers.
 
     Understands ``'1,234'``, ``'1 234'``, ``'$12.50'``, ``'€3'``, ``'45%'`` (0.45), ``'(12)'``

@@ -32,6 +32,7 @@ from mlwright.tasks.tabular.predictor import Member, TabularPredictor
 __all__ = ["CompactOption", "CompactReport", "compact_predictor", "measure_latency"]
 
 _LATENCY_ROWS = 15  # one-row calls timed per option; the median is reported
+_LATENCY_TIE = 1.1  # one-row latencies within 10% of the quickest are a tie
 _BATCH_ROWS = 2000
 
 
@@ -252,14 +253,23 @@ def _choose(
     def better(o: CompactOption) -> tuple[float, float]:
         return (sign * o.score, -o.latency_ms)
 
+    def fastest(among: list[CompactOption]) -> CompactOption:
+        # latencies within timing noise of the quickest count as equal: the better score wins,
+        # so that a 1% difference in one measurement does not pick the weaker model
+        quickest = min(o.latency_ms for o in among)
+        return max((o for o in among if o.latency_ms <= _LATENCY_TIE * quickest), key=better)
+
     if max_latency_ms is not None:
         within = [o for o in options if o.latency_ms <= max_latency_ms]
         if not within:
-            fastest = min(options, key=lambda o: o.latency_ms)
-            return fastest, (
-                f"no option meets {max_latency_ms:g} ms per row; the fastest takes "
-                f"{fastest.latency_ms:.2f} ms"
+            chosen = fastest(options)
+            return chosen, (
+                f"no option meets {max_latency_ms:g} ms per row; the fastest (within "
+                f"{_LATENCY_TIE - 1:.0%}, best score first) takes {chosen.latency_ms:.2f} ms"
             )
         return max(within, key=better), f"best score within {max_latency_ms:g} ms per row"
     safe = [o for o in options if not o.significantly_worse]
-    return min(safe, key=lambda o: o.latency_ms), "fastest not significantly worse than the best"
+    return fastest(safe), (
+        f"fastest (within {_LATENCY_TIE - 1:.0%}, best score first) not significantly worse "
+        "than the best"
+    )
