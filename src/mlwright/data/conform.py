@@ -287,7 +287,7 @@ def conform(
             columns=expected,
         )
         features.index = df.index[keep]
-    else:  # every column holds the input's own index object: nothing to align or take
+    else:  # every column carries the input's index unchanged: nothing to take
         features = pd.DataFrame(typed, columns=expected)
         features.index = df.index
     if target is not None:

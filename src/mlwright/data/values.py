@@ -195,19 +195,16 @@ def _parse_number_text(text: str) -> float:
     return value / 100.0 if percent else value
 
 
-def _parse_number_texts(texts: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
-    """Float value of each text, NaN where it is not a number (or where ``skip`` is set)."""
+def _parse_number_texts(texts: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    """Float value of each text, NaN where it is not a number or where ``skip`` is set."""
     if len(texts) == 0:
         return np.zeros(0, dtype=np.float64)
-    fast = pd.to_numeric(texts, errors="coerce")
-    values = np.array(fast, dtype=np.float64)
-    retry = np.isnan(values) if skip is None else np.isnan(values) & ~skip
-    for pos in np.flatnonzero(retry):
+    values = np.array(pd.to_numeric(texts, errors="coerce"), dtype=np.float64)
+    for pos in np.flatnonzero(np.isnan(values) & ~skip):
         text = str(texts[pos])
         if _NUMBERISH.fullmatch(text) or text.casefold() in _INFINITY:
             values[pos] = _parse_number_text(text)
-    if skip is not None:
-        values[skip] = np.nan
+    values[skip] = np.nan
     return values
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mlwright.data.schema import Role, Schema
+from mlwright.data.values import spread
 
 __all__ = ["EncoderKind", "FeatureEncoder"]
 
@@ -195,7 +196,7 @@ class FeatureEncoder:
                 dtype=np.float64,
                 count=len(uniques),
             )
-            return np.append(per_value, np.nan)[codes]  # code -1 (missing) picks the NaN
+            return spread(per_value, codes, np.nan)  # missing (code -1): NaN
         values = s.to_numpy(dtype=object)
         missing = pd.isna(values)
         return np.fromiter(

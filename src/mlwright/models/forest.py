@@ -188,8 +188,9 @@ class _ForestLearner(Learner):
         meta = json.loads((directory / "params.json").read_text(encoding="utf-8"))
         learner = cls(task, n_classes, meta["params"])
         learner.log_target_ = bool(meta["log_target"])
+        # compiled on the first prediction of 16 rows or more: a server answering single rows
+        # never needs the compiled copy, nor its memory
         learner.trees_ = load_trees(directory)
-        _ = learner.trees_.compiled  # built now rather than in the first prediction
         return learner
 
     @classmethod
