@@ -179,6 +179,22 @@ def test_time_limit_honoured():
     assert len(model.leaderboard.rows) >= 1
 
 
+def test_cross_validated_intervals_are_planned_into_the_time_limit():
+    from mlwright.search.budget import TimeBudget
+
+    y = np.random.default_rng(0).integers(0, 2, 100_000)
+    model = mlwright.Model(mlwright.Settings.model_validate({"progress": False}))
+    # 200 resamples of 100,000 rows take about 5 s: far over a tenth of 1 s, so the fewest
+    n_boot, seconds = model._plan_evaluation("binary", "roc_auc", y, 2, TimeBudget(1.0))
+    assert n_boot == 50 and seconds > 0
+    n_boot, seconds = model._plan_evaluation("binary", "roc_auc", y, 2, TimeBudget(3600.0))
+    assert n_boot == 200 and 0 < seconds < 360
+    steady = mlwright.Model(
+        mlwright.Settings.model_validate({"training": {"deterministic": True}, "progress": False})
+    )
+    assert steady._plan_evaluation("binary", "roc_auc", y, 2, TimeBudget(1.0)) == (200, 0.0)
+
+
 def test_untrained_model():
     with pytest.raises(NotTrainedError):
         mlwright.Model().predict(pd.DataFrame({"a": [1]}))

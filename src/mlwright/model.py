@@ -54,6 +54,9 @@ from mlwright.tasks.tabular.predictor import TabularPredictor
 __all__ = ["Model", "Prediction", "ScoredRows"]
 
 _COMPACT_SHARE = 0.15  # of the time limit kept for compaction when max_latency_ms is set
+_CV_BOOT = 200  # bootstrap resamples behind the cross-validated estimate's intervals ...
+_CV_BOOT_MIN = 50  # ... fewer, down to this, where they would take more than ...
+_CV_BOOT_SHARE = 0.1  # ... this share of the time limit (on very many rows)
 
 _VERSIONED = (
     "mlwright",
@@ -146,10 +149,15 @@ class Model:
             deterministic=cfg.deterministic,
             n_jobs=max(1, os.cpu_count() or 1),
         )
-        search_budget = budget
+        # the search leaves time for the cross-validated evaluation that follows it ...
+        n_boot, evaluation_seconds = self._plan_evaluation(
+            task, metric.name, y, len(classes) if classes is not None else 0, budget
+        )
+        search_limit = budget.time_limit - evaluation_seconds
         if self.settings.constraints.max_latency_ms is not None:
-            # the search leaves time for compaction (timing the options, refitting members)
-            search_budget = TimeBudget(budget.time_limit * (1 - _COMPACT_SHARE), budget.start)
+            # ... and for compaction (timing the options, refitting members)
+            search_limit -= budget.time_limit * _COMPACT_SHARE
+        search_budget = TimeBudget(max(0.0, search_limit), budget.start)
         with progress_bar(self.settings.progress) as progress:
             predictor = trainer.fit(
                 conformed.features, y, schema, search_budget, progress, sample_weight=sample_weight
@@ -173,7 +181,7 @@ class Model:
                 n_jobs=trainer.n_jobs,
             )
         self.predictor_ = predictor
-        self._decide(y)
+        self._decide(y, n_boot=n_boot)
         self.reference_: ReferenceProfile | None = self._reference(conformed, y)
         self.training_rejects_ = conformed.rejects
         self.info_: dict[str, Any] = {
@@ -194,7 +202,41 @@ class Model:
         }
         return self
 
-    def _decide(self, y: np.ndarray) -> None:
+    def _plan_evaluation(
+        self, task: str, metric: str, y: np.ndarray, n_classes: int, budget: TimeBudget
+    ) -> tuple[int, float]:
+        """Bootstrap resamples for the cross-validated evaluation, and the seconds it will take.
+
+        Its cost grows with rows and classes (about a second for 200 resamples of 20,000 binary
+        rows), so it is timed here on a tenth of the resamples, with random predictions of the
+        right shape, and scaled. Where 200 would take more than a tenth of the time limit, fewer
+        are drawn (at least 50): on that many rows the intervals are narrow anyway.
+        """
+        if self.settings.training.deterministic:
+            return _CV_BOOT, 0.0  # the search counts estimated work, not this machine's clock
+        rng = np.random.default_rng(0)
+        if task == "regression":
+            pred = rng.normal(size=len(y))
+        else:
+            pred = rng.dirichlet(np.ones(max(2, n_classes)), size=len(y))
+        trial = _CV_BOOT // 10
+        start = time.perf_counter()
+        costs = self.settings.costs
+        evaluate_predictions(
+            task,
+            y,
+            pred,
+            primary=metric,
+            n_boot=trial,
+            costs=(costs.fp, costs.fn) if costs is not None and task == "binary" else None,
+        )
+        per_boot = (time.perf_counter() - start) / trial
+        n_boot = _CV_BOOT
+        if per_boot * n_boot > _CV_BOOT_SHARE * budget.time_limit:
+            n_boot = max(_CV_BOOT_MIN, int(_CV_BOOT_SHARE * budget.time_limit / per_boot))
+        return n_boot, per_boot * n_boot
+
+    def _decide(self, y: np.ndarray, n_boot: int = _CV_BOOT) -> None:
         """Choose the threshold and estimate the model from its out-of-fold predictions."""
         oof = self.predictor_.oof
         assert oof is not None
@@ -210,7 +252,7 @@ class Model:
             primary=self.metric_,
             classes=self.classes_,
             threshold=self.threshold_,
-            n_boot=200,
+            n_boot=n_boot,
             seed=self.settings.training.seed,
             costs=self._costs(),
         )

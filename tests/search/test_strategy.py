@@ -61,3 +61,17 @@ def test_failed_trials_are_told_without_breaking():
     for t in trials:
         search.tell(t, float("inf"))
     assert [t.source for t in trials[:2]] == ["portfolio", "portfolio"]
+
+
+def test_retired_families_get_no_more_trials_and_the_search_ends_with_the_last():
+    search = PortfolioSearch(_families(), seed=0)
+    seen = []
+    for trial in islice(search.trials(), 50):
+        seen.append(trial.family)
+        search.tell(trial, 0.5)
+        if len(seen) == 4:
+            search.retire("good")
+        if len(seen) == 8:
+            search.retire("slow")
+    assert seen[:3] == ["good", "slow", "good"]
+    assert "good" not in seen[4:] and len(seen) == 8  # the iterator ends: nothing left to try

@@ -15,14 +15,18 @@ from mlwright.search.space import Categorical, Int, SearchSpace
 __all__ = ["KNNLearner"]
 
 _MAX_ROWS = 50_000  # stored training rows: bounds memory and the cost of each prediction
-_COST_PER_CELL = 1.5e-10  # seconds per (query row x stored row x feature) on 2 cores
+_KD_TREE_MAX_FEATURES = 4  # above this a k-d tree is slower than brute force (7x at 12)
+_COST_PER_PAIR = 3.5e-9  # brute force on 2 cores: seconds per (query row x stored row) ...
+_COST_PER_CELL = 4e-11  # ... plus this per feature (measured: 4e-9 at 12 features, 1.4e-8 at 300)
 
 
 class KNNLearner(Learner):
     """Neighbours vote (classification) or average (regression), uniform or by 1 / distance.
 
     Fitting stores the training rows, subsampled to at most 50,000 with the seed; loading
-    rebuilds scikit-learn's index from the saved arrays, which is only indexing.
+    rebuilds scikit-learn's index from the saved arrays, which is only indexing. The search is
+    brute force beyond 4 features: scikit-learn's "auto" picks a k-d tree up to 15, which on
+    12 features of real spread is 7x slower and far less predictable for the time budget.
     """
 
     name = "knn"
@@ -72,8 +76,10 @@ class KNNLearner(Learner):
     def _build_index(self) -> KNeighborsClassifier | KNeighborsRegressor:
         """scikit-learn's neighbour search over the stored rows."""
         n_neighbors = min(int(self.params.get("n_neighbors", 15)), len(self.y_train_))
+        low_dimensional = self.X_train_.shape[1] <= _KD_TREE_MAX_FEATURES
         kwargs: dict[str, Any] = {
             "n_neighbors": n_neighbors,
+            "algorithm": "kd_tree" if low_dimensional else "brute",
             "weights": str(self.params.get("weights", "distance")),
             "n_jobs": self.n_jobs,
         }
@@ -112,14 +118,15 @@ class KNNLearner(Learner):
     ) -> tuple[float, float]:
         """Rough (seconds, bytes) to fit one fold and score its validation rows on 2 cores.
 
-        Fitting is storing; the time goes to distances from each validation row (about a
-        quarter as many as training rows) to every stored row. Bytes: the stored float32
+        Fitting is storing; the time goes to the brute-force search from each validation row
+        (about a quarter as many as training rows) to every stored row: a cost per pair for
+        choosing the neighbours plus one per feature for the distance. Bytes: the stored float32
         matrix plus scikit-learn's chunked distance buffers (capped at 500 MB).
         """
         stored = min(max(1, n_rows), _MAX_ROWS)
         queries = max(1, n_rows) / 4
         f = max(1, n_features)
-        seconds = _COST_PER_CELL * queries * stored * f
+        seconds = (_COST_PER_PAIR + _COST_PER_CELL * f) * queries * stored
         return seconds, 4.0 * stored * f + min(8.0 * queries * stored, 5e8)
 
 

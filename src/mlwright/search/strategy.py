@@ -1,8 +1,9 @@
 """Search strategy: portfolio configurations first, then Bayesian optimisation (Optuna TPE) of
 the families that did best. No ML happens here: the trainer fits and scores, then reports back.
 
-The plan depends only on the seed and on the losses reported, never on the clock, so the same
-losses give the same sequence of trials.
+The plan depends only on the seed, the losses reported and the families retired (``retire``:
+the trainer's word that a family no longer fits what is left), never on the clock, so the same
+reports give the same sequence of trials.
 """
 
 from __future__ import annotations
@@ -71,23 +72,29 @@ class PortfolioSearch:
     refine: bool = True
     _best: dict[str, float] = field(default_factory=dict)
     _studies: dict[str, optuna.Study] = field(default_factory=dict)
+    _retired: set[str] = field(default_factory=set)
+
+    def retire(self, family: str) -> None:
+        """Propose no more trials of ``family`` (it no longer fits the time or memory left)."""
+        self._retired.add(family)
 
     def trials(self) -> Iterator[Trial]:
-        """Trials in order; stops only when there is nothing left to try."""
+        """Trials in order; stops when there is nothing left to try or every family is
+        retired."""
         ordered = sorted(self.families, key=lambda f: -f.priority)
         depth = max((len(f.portfolio) for f in ordered), default=0)
         if self.portfolio_depth is not None:
             depth = min(depth, self.portfolio_depth)
         for i in range(depth):
             for fam in ordered:
-                if i < len(fam.portfolio):
+                if i < len(fam.portfolio) and fam.name not in self._retired:
                     yield Trial(fam.name, dict(fam.portfolio[i]), "portfolio")
         if not self.refine:
             return
         rng = np.random.default_rng(self.seed)
         by_name = {f.name: f for f in ordered}
-        while True:
-            fam = by_name[self._pick_family(ordered, rng)]
+        while active := [f for f in ordered if f.name not in self._retired]:
+            fam = by_name[self._pick_family(active, rng)]
             yield self._ask(fam)
 
     def tell(self, trial: Trial, loss: float) -> None:
