@@ -31,6 +31,7 @@ __all__ = ["PRESETS", "PresetPlan", "TabularTrainer"]
 _ES_FRACTION = 0.1  # share of a training fold held out for early stopping
 _SAFETY = 1.25  # factor on fit-time estimates before starting a candidate
 _MEMORY_SHARE = 0.7  # of the memory free now that one candidate may be estimated to need
+_FIRST_SHARE = 0.5  # of the search time that the first candidate may take
 _SKIPS_TO_RETIRE = 3  # trials of a family skipped for time or memory before it is retired
 
 
@@ -134,7 +135,8 @@ class TabularTrainer:
         plan = PRESETS[self.preset]
         splits = make_folds(y, self.task, self.folds or plan.folds, self.seed)
         cache: dict[tuple[EncoderKind, int], _FoldData] = {}
-        reserve = min(0.08 * budget.time_limit, 5.0) + 0.002 * len(y) ** 0.5
+        # for the ensemble and what overruns (the evaluation after the search is planned apart)
+        reserve = min(0.05 * budget.time_limit, 3.0) + 0.002 * len(y) ** 0.5
         leaderboard = Leaderboard(self.metric.name, self.metric.greater_is_better, [])
         candidates: list[Member] = []
         fit_costs: dict[str, list[float]] = {}
@@ -180,10 +182,12 @@ class TabularTrainer:
             kept = plan.stack_share * budget.time_limit if len(candidates) >= 2 else 0.0
             if plan.refit and candidates:
                 kept += self._refit_reserve(candidates, len(y), X.shape[1], len(splits))
-            elif plan.refit and not self.deterministic:
-                # the first candidate may take the whole budget (its folds share the deadline):
-                # keep what its own refit will need, about 1/(k-1) of its fit time
-                share = _SAFETY / (len(splits) - 1 + _SAFETY)
+            elif not self.deterministic:
+                # the first candidate's folds share its deadline: it may take at most
+                # _FIRST_SHARE of the time, so that other families still get some, and keeps
+                # what its own refit will need, about k/(k-1) of one fold's fit time
+                refit = len(splits) / (len(splits) - 1) if plan.refit else 0.0
+                share = max(1 - _FIRST_SHARE, refit / (len(splits) + refit))
                 kept += share * max(0.0, budget.remaining() - reserve)
             if self.deterministic:
                 if candidates and work_done + estimate > budget.time_limit - reserve - kept:
@@ -280,8 +284,10 @@ class TabularTrainer:
                 self.task, rows, n_features, max(1, self.n_classes), cand.params
             )
             return float(seconds)
+        # the refit fits k/(k-1) as many rows as a fold but no early-stopping rounds past the
+        # best one, nor validation scoring: measured 0.3-1.2x one fold's time, so no margin here
         per_fold = cand.fit_time_ / max(1, len(cand.folds))
-        return _SAFETY * per_fold * n_folds / max(1, n_folds - 1)
+        return per_fold * n_folds / max(1, n_folds - 1)
 
     def _refit_reserve(
         self, candidates: list[Member], rows: int, n_features: int, n_folds: int
