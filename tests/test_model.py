@@ -175,7 +175,7 @@ def test_time_limit_honoured():
     start = time.monotonic()
     model = mlwright.train(df, target="y", time_limit=8, settings=settings)
     elapsed = time.monotonic() - start
-    assert elapsed <= 8 * 1.10, elapsed
+    assert elapsed <= 8 * 1.05, elapsed  # the issue: the run ends within 5% of the limit
     assert len(model.leaderboard.rows) >= 1
 
 
