@@ -184,7 +184,7 @@ def test_cross_validated_intervals_are_planned_into_the_time_limit():
 
     y = np.random.default_rng(0).integers(0, 2, 100_000)
     model = mlwright.Model(mlwright.Settings.model_validate({"progress": False}))
-    # 200 resamples of 100,000 rows take about 5 s: far over a tenth of 1 s, so the fewest
+    # 200 resamples take about 1 s per 20,000 binary rows: far over a tenth of 1 s, so the fewest
     n_boot, seconds = model._plan_evaluation("binary", "roc_auc", y, 2, TimeBudget(1.0))
     assert n_boot == 50 and seconds > 0
     n_boot, seconds = model._plan_evaluation("binary", "roc_auc", y, 2, TimeBudget(3600.0))

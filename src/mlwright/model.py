@@ -221,15 +221,7 @@ class Model:
             pred = rng.dirichlet(np.ones(max(2, n_classes)), size=len(y))
         trial = _CV_BOOT // 10
         start = time.perf_counter()
-        costs = self.settings.costs
-        evaluate_predictions(
-            task,
-            y,
-            pred,
-            primary=metric,
-            n_boot=trial,
-            costs=(costs.fp, costs.fn) if costs is not None and task == "binary" else None,
-        )
+        evaluate_predictions(task, y, pred, primary=metric, n_boot=trial, costs=self._costs(task))
         per_boot = (time.perf_counter() - start) / trial
         n_boot = _CV_BOOT
         if per_boot * n_boot > _CV_BOOT_SHARE * budget.time_limit:
@@ -602,9 +594,11 @@ class Model:
             seed=int(self.info_["seed"]),
         )
 
-    def _costs(self) -> tuple[float, float] | None:
+    def _costs(self, task: str | None = None) -> tuple[float, float] | None:
+        """The (fp, fn) costs for a binary task (this model's, unless ``task`` is given)."""
         costs = self.settings.costs
-        return (costs.fp, costs.fn) if costs is not None and self.task_ == "binary" else None
+        binary = (task or self.task_) == "binary"
+        return (costs.fp, costs.fn) if costs is not None and binary else None
 
     @property
     def leaderboard(self) -> Leaderboard:

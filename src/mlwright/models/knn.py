@@ -25,8 +25,8 @@ class KNNLearner(Learner):
 
     Fitting stores the training rows, subsampled to at most 50,000 with the seed; loading
     rebuilds scikit-learn's index from the saved arrays, which is only indexing. The search is
-    brute force beyond 4 features: scikit-learn's "auto" picks a k-d tree up to 15, which on
-    12 features of real spread is 7x slower and far less predictable for the time budget.
+    brute force beyond 4 features: scikit-learn's "auto" picks a k-d tree up to 15, which was
+    7x slower on 12 random features (and 1.4x on 6) and far less predictable for the budget.
     """
 
     name = "knn"

@@ -184,11 +184,9 @@ class TabularTrainer:
                 kept += self._refit_reserve(candidates, len(y), X.shape[1], len(splits))
             elif not self.deterministic:
                 # the first candidate's folds share its deadline: it may take at most
-                # _FIRST_SHARE of the time, so that other families still get some, and keeps
-                # what its own refit will need, about k/(k-1) of one fold's fit time
-                refit = len(splits) / (len(splits) - 1) if plan.refit else 0.0
-                share = max(1 - _FIRST_SHARE, refit / (len(splits) + refit))
-                kept += share * max(0.0, budget.remaining() - reserve)
+                # _FIRST_SHARE of the time, so that other families still get some; the rest
+                # also covers its own refit (k/(k-1) of one fold, at most half of the whole)
+                kept += (1 - _FIRST_SHARE) * max(0.0, budget.remaining() - reserve)
             if self.deterministic:
                 if candidates and work_done + estimate > budget.time_limit - reserve - kept:
                     break
