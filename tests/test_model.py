@@ -195,6 +195,17 @@ def test_cross_validated_intervals_are_planned_into_the_time_limit():
     assert steady._plan_evaluation("binary", "roc_auc", y, 2, TimeBudget(1.0)) == (200, 0.0)
 
 
+def test_a_limit_too_short_to_evaluate_says_so_before_searching():
+    from mlwright.errors import BudgetExceeded
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=200_000), "b": rng.normal(size=200_000)})
+    df["y"] = (df["a"] > 0).astype(int)
+    settings = mlwright.Settings.model_validate({"progress": False})
+    with pytest.raises(BudgetExceeded, match=r"time_limit=0.01s leaves no time to search"):
+        mlwright.train(df, target="y", time_limit=0.01, settings=settings)
+
+
 def test_untrained_model():
     with pytest.raises(NotTrainedError):
         mlwright.Model().predict(pd.DataFrame({"a": [1]}))

@@ -23,6 +23,7 @@ from mlwright.data.profile import profile_data
 from mlwright.data.schema import Role, Schema
 from mlwright.errors import (
     ArtifactError,
+    BudgetExceeded,
     ConfigError,
     DataError,
     MlwrightWarning,
@@ -157,7 +158,13 @@ class Model:
         if self.settings.constraints.max_latency_ms is not None:
             # ... and for compaction (timing the options, refitting members)
             search_limit -= budget.time_limit * _COMPACT_SHARE
-        search_budget = TimeBudget(max(0.0, search_limit), budget.start)
+        if search_limit <= 0:
+            raise BudgetExceeded(
+                f"time_limit={budget.time_limit:g}s leaves no time to search: evaluating "
+                f"{len(y):,} rows alone needs ~{evaluation_seconds:.1f}s. Raise the time limit "
+                "(--time-limit) or train on fewer rows."
+            )
+        search_budget = TimeBudget(search_limit, budget.start)
         with progress_bar(self.settings.progress) as progress:
             predictor = trainer.fit(
                 conformed.features, y, schema, search_budget, progress, sample_weight=sample_weight
