@@ -30,11 +30,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import JSON, Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mlwright.errors import RegistryError
-from mlwright.registry.database import write_transaction
+from mlwright.registry.database import json_text, write_transaction
 from mlwright.registry.tables import alerts, labels, locks, log_sessions, monitor_runs, predictions
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ log = logging.getLogger("mlwright.predictions")
 
 _MAX_REQUEST_ID = 120
 WRITE_CHUNK = 200  # rows per insert transaction of the prediction log
+# the prediction-log writer wakes at most this often while records come in: waking per request
+# cost CPU and GIL hand-offs, and a longer wait makes longer stretches holding the GIL
+_GATHER_S = 0.02
 # the prediction log's source of rows a shadow model scored: second opinions on requests another
 # version answered, left out of everything that counts served rows or labels
 SHADOW_SOURCE = "shadow"
@@ -167,6 +170,7 @@ class Operations:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.engine = registry.engine
+        self._insert: tuple[str, Callable[[datetime], Any]] | None = None
 
     # -- prediction log ------------------------------------------------------------------------
     def model_id(self, name: str) -> int:
@@ -177,26 +181,57 @@ class Operations:
     def write_rows(
         self, model_id: int, version: int | None, source: str, rows: Sequence[LoggedRow]
     ) -> None:
-        """Insert logged rows now, in one transaction (``PredictionLog`` batches these)."""
+        """Insert logged rows now, in one transaction (``PredictionLog`` batches these).
+
+        The rows go to the database driver's ``executemany`` as tuples, JSON already encoded:
+        SQLAlchemy's per-row parameter processing cost about 18 of the 33 µs of CPU per logged
+        row, time the writer thread holds the GIL that the served requests wait for. The values
+        stored are the same as an ``insert(predictions)`` would store (JSON ``null`` for None).
+        """
         if not rows:
             return
-        values = [
-            {
-                "model_id": model_id,
-                "version": version,
-                "request_id": r.request_id[:_MAX_REQUEST_ID],
-                "at": r.at,
-                "source": source,
-                "inputs": r.inputs,
-                "prediction": r.prediction,
-                "probabilities": r.probabilities,
-                "rejected": r.rejected,
-                "flags": r.flags,
-            }
-            for r in rows
-        ]
+        sql, stamp = self._insert_plan()
+        params = []
+        last_at: datetime | None = None
+        at: Any = None
+        for r in rows:
+            if r.at is not last_at:  # a request's rows share one timestamp
+                last_at, at = r.at, stamp(r.at)
+            params.append(
+                (
+                    model_id,
+                    version,
+                    r.request_id[:_MAX_REQUEST_ID],
+                    at,
+                    source,
+                    json_text(r.inputs),
+                    json_text(r.prediction),
+                    json_text(r.probabilities),
+                    r.rejected,
+                    json_text(r.flags),
+                )
+            )
         with write_transaction(self.engine) as conn:
-            conn.execute(insert(predictions), values)
+            conn.exec_driver_sql(sql, params)
+
+    def _insert_plan(self) -> tuple[str, Callable[[datetime], Any]]:
+        """The prediction log's INSERT in the driver's parameter style, and the timestamp's
+        conversion as SQLAlchemy's column type does it for this dialect."""
+        if self._insert is None:
+            dialect = self.engine.dialect
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            # PostgreSQL takes JSON text into a json column only by an explicit cast
+            json_mark = f"CAST({mark} AS JSON)" if dialect.name == "postgresql" else mark
+            columns = [c.name for c in predictions.columns if c.name != "id"]
+            marks = [
+                json_mark if isinstance(predictions.c[c].type, JSON) else mark for c in columns
+            ]
+            sql = (
+                f"INSERT INTO {predictions.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
+            )
+            convert = predictions.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+            self._insert = (sql, convert or (lambda value: value))
+        return self._insert
 
     def read(
         self,
@@ -784,20 +819,32 @@ class PredictionLog:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
                 item = ()  # type: ignore[assignment]
-            if item is None:
-                stopping = True
-            elif item:
-                version, producer = item
-                items += 1
+            if item:
+                # records are coming in: let more of them gather, then take them all in one
+                # wake-up (a busy server wakes this thread ~50 times a second, not per request)
+                time.sleep(min(_GATHER_S, self.flush_interval))
+            while True:
+                if item is None:
+                    stopping = True
+                    break
+                if item:
+                    version, producer = item
+                    items += 1
+                    try:
+                        made = list(producer() if callable(producer) else producer)
+                    except Exception as exc:  # a bad record must not stop the log
+                        self.failures += 1
+                        self.last_error = f"{type(exc).__name__}: {exc}"
+                        log.exception("could not turn a request into prediction-log rows")
+                        made = []
+                    batch.setdefault(version, []).extend(made)
+                    size += len(made)
+                if size >= self.buffer_rows:
+                    break
                 try:
-                    made = list(producer() if callable(producer) else producer)
-                except Exception as exc:  # a bad record must not stop the log
-                    self.failures += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.exception("could not turn a request into prediction-log rows")
-                    made = []
-                batch.setdefault(version, []).extend(made)
-                size += len(made)
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
             due = time.monotonic() - last >= self.flush_interval
             if size >= self.buffer_rows or stopping or (due and items):
                 self._write(batch, items)
