@@ -153,3 +153,55 @@ def test_shadow_rows_count_once(reg) -> None:  # type: ignore[no-untyped-def]
     assert len(ops.read("churn")) == 10
     served = ops.read("churn", include_shadow=False)
     assert len(served) == 5 and set(served.rows["source"]) == {"rest"}
+
+
+def test_logged_rows_are_stored_as_sqlalchemy_would_store_them(reg) -> None:  # type: ignore[no-untyped-def]
+    """write_rows hands the driver tuples with JSON it encoded itself; what it stores must be
+    byte for byte what an ``insert(predictions)`` stores (JSON null for None, NaN as null)."""
+    from sqlalchemy import insert, text
+
+    from mlwright.registry.database import write_transaction
+    from mlwright.registry.tables import predictions
+
+    ops = reg.operations
+    model_id = ops.model_id("churn")
+    at = datetime.now(UTC)
+    rows = [
+        LoggedRow("a", at, {"x": 1.5, "y": None, "z": float("nan"), "s": "é"}),
+        LoggedRow("b", at, {"x": 2}, "Yes", [0.1, 0.9], "bad row", {"ood": "flag"}),
+    ]
+    with write_transaction(reg.engine) as conn:
+        conn.execute(
+            insert(predictions),
+            [
+                {
+                    "model_id": model_id,
+                    "version": 1,
+                    "request_id": r.request_id,
+                    "at": r.at,
+                    "source": "core",
+                    "inputs": r.inputs,
+                    "prediction": r.prediction,
+                    "probabilities": r.probabilities,
+                    "rejected": r.rejected,
+                    "flags": r.flags,
+                }
+                for r in rows
+            ],
+        )
+    ops.write_rows(model_id, 1, "driver", rows)
+    columns = (
+        "request_id, version, CAST(at AS TEXT), CAST(inputs AS TEXT), CAST(prediction AS TEXT)"
+    )
+    columns += ", CAST(probabilities AS TEXT), rejected, CAST(flags AS TEXT)"
+    with reg.engine.connect() as conn:
+        stored = {
+            source: conn.execute(
+                text(f"SELECT {columns} FROM predictions WHERE source = :s ORDER BY request_id"),
+                {"s": source},
+            ).all()
+            for source in ("core", "driver")
+        }
+    assert len(stored["driver"]) == 2
+    assert stored["driver"] == stored["core"]
+    assert {r.request_id for r in ops.read("churn").rows.itertuples()} == {"a", "b"}
