@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -170,7 +171,6 @@ class Operations:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.engine = registry.engine
-        self._insert: tuple[str, Callable[[datetime], Any]] | None = None
 
     # -- prediction log ------------------------------------------------------------------------
     def model_id(self, name: str) -> int:
@@ -183,14 +183,15 @@ class Operations:
     ) -> None:
         """Insert logged rows now, in one transaction (``PredictionLog`` batches these).
 
-        The rows go to the database driver's ``executemany`` as tuples, JSON already encoded:
-        SQLAlchemy's per-row parameter processing cost about 18 of the 33 µs of CPU per logged
-        row, time the writer thread holds the GIL that the served requests wait for. The values
-        stored are the same as an ``insert(predictions)`` would store (JSON ``null`` for None).
+        The rows go to the database driver's ``executemany`` as tuples, JSON already encoded,
+        skipping SQLAlchemy's per-row parameter processing: inserting a one-row request of the
+        Telco example took 22 instead of 33 µs of CPU (SQLite, 200 rows per transaction), time
+        the writer thread holds the GIL that served requests wait for. The values stored are
+        those ``insert(predictions)`` would store (JSON ``null`` for None).
         """
         if not rows:
             return
-        sql, stamp = self._insert_plan()
+        sql, stamp = self._insert_plan
         params = []
         last_at: datetime | None = None
         at: Any = None
@@ -214,24 +215,19 @@ class Operations:
         with write_transaction(self.engine) as conn:
             conn.exec_driver_sql(sql, params)
 
+    @cached_property
     def _insert_plan(self) -> tuple[str, Callable[[datetime], Any]]:
         """The prediction log's INSERT in the driver's parameter style, and the timestamp's
         conversion as SQLAlchemy's column type does it for this dialect."""
-        if self._insert is None:
-            dialect = self.engine.dialect
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            # PostgreSQL takes JSON text into a json column only by an explicit cast
-            json_mark = f"CAST({mark} AS JSON)" if dialect.name == "postgresql" else mark
-            columns = [c.name for c in predictions.columns if c.name != "id"]
-            marks = [
-                json_mark if isinstance(predictions.c[c].type, JSON) else mark for c in columns
-            ]
-            sql = (
-                f"INSERT INTO {predictions.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
-            )
-            convert = predictions.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-            self._insert = (sql, convert or (lambda value: value))
-        return self._insert
+        dialect = self.engine.dialect
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        # PostgreSQL takes JSON text into a json column only by an explicit cast
+        json_mark = f"CAST({mark} AS JSON)" if dialect.name == "postgresql" else mark
+        columns = [c.name for c in predictions.columns if c.name != "id"]
+        marks = [json_mark if isinstance(predictions.c[c].type, JSON) else mark for c in columns]
+        sql = f"INSERT INTO {predictions.name} ({', '.join(columns)}) VALUES ({', '.join(marks)})"
+        convert = predictions.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+        return sql, convert or (lambda value: value)
 
     def read(
         self,
