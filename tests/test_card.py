@@ -65,7 +65,7 @@ def test_sensitive_columns_get_one_row_per_group(churn: dict[str, Any]) -> None:
     card = model_card(model, sensitive=["gender", "SeniorCitizen", "tenure"])
     gender = _table(card, "gender")
     assert sorted(row[0] for row in gender) == ["Female", "Male"]
-    sample = model.reference_.sample_frame
+    sample = model.reference_.sample_rows()
     counts = sample["gender"].value_counts()
     assert {row[0]: int(row[1].replace(",", "")) for row in gender} == counts.to_dict()
     for row in gender:

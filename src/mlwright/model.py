@@ -666,10 +666,13 @@ class Model:
         model.info_ = manifest["training"]
         model.training_rejects_ = pd.DataFrame()
         # older artifacts have no reference; load it only when the manifest vouches for it
-        listed = "reference/profile.json" in manifest["files"]
-        rows = "reference/rows.parquet" in manifest["files"]  # hash-checked only when listed
+        files = manifest["files"]
+        listed = "reference/profile.json" in files
+        rows = files.get("reference/rows.parquet")  # hash-checked only when listed
         model.reference_ = (
-            ReferenceProfile.read(root / "reference", with_rows=rows) if listed else None
+            ReferenceProfile.read(root / "reference", rows_sha256=rows and rows["sha256"])
+            if listed
+            else None
         )
         return model
 

@@ -33,9 +33,23 @@ def test_reference_round_trips_through_save_and_load(churn_model, tmp_path):
     # the joint row sample (for reports) lines up with the scores and survives the round trip
     assert ref.sample_frame is not None and len(ref.sample_frame) == len(ref.scores)
     assert "reference/rows.parquet" in files
-    back = loaded.reference_.sample_frame
-    assert back is not None and list(back.columns) == churn_model.schema_.feature_names
-    assert np.allclose(pd.to_numeric(back["tenure"]).to_numpy(), tenure.sample)  # no missing
+    # a loaded model reads it only when asked (a server never does): not at load time
+    assert loaded.reference_.sample_frame is None
+    resaved = mlwright.load(loaded.save(tmp_path / "again")).reference_
+    assert resaved is not None  # saving a loaded model keeps the sample it had not read
+    for back in (loaded.reference_.sample_rows(), resaved.sample_rows()):
+        assert back is not None and list(back.columns) == churn_model.schema_.feature_names
+        assert np.allclose(pd.to_numeric(back["tenure"]).to_numpy(), tenure.sample)  # no missing
+
+
+def test_row_sample_read_late_is_hash_checked(churn_model, tmp_path):
+    path = churn_model.save(tmp_path / "m")
+    loaded = mlwright.load(path)
+    assert loaded.reference_ is not None
+    rows = path / "reference" / "rows.parquet"
+    churn_model.reference_.sample_frame.head(10).to_parquet(rows)  # swapped after the load
+    with pytest.raises(ArtifactError, match="missing or changed since the model was loaded"):
+        loaded.reference_.sample_rows()
 
 
 def test_monitor_a_real_model_on_its_test_split(churn_model):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlwright.artifact import sha256_file
 from mlwright.data.schema import Role, Schema
 from mlwright.errors import ArtifactError, DataError
 from mlwright.evaluation.metrics import get_metric
@@ -131,7 +132,9 @@ class ReferenceProfile:
     classifiers, ``rmse`` and ``mse_var`` for regression, and ``rows``. ``scores``/``labels`` are
     the out-of-fold scores and encoded targets of at most 5,000 training rows, and
     ``sample_frame`` the conformed feature values of the same rows (for reports: segments, effects;
-    None in models saved before it was kept).
+    None in models saved before it was kept). A profile read from a model folder leaves that
+    sample on disk until ``sample_rows()`` first asks for it: a server never needs it, and
+    reading Parquet costs a process about 25 MB (pyarrow's reader and memory pool).
 
     Example:
         >>> ref = model.reference_
@@ -150,6 +153,23 @@ class ReferenceProfile:
     scores: np.ndarray | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
     sample_frame: pd.DataFrame | None = field(default=None, repr=False)
+    # the sample's file and the SHA-256 the manifest gives it, while it is still unread
+    rows_file: tuple[Path, str] | None = field(default=None, repr=False, compare=False)
+
+    def sample_rows(self) -> pd.DataFrame | None:
+        """``sample_frame``, read on first use from the model folder it was loaded from (its
+        hash checked again then, since the folder was checked at load time only)."""
+        if self.sample_frame is None and self.rows_file is not None:
+            path, sha256 = self.rows_file
+            if not path.is_file() or sha256_file(path) != sha256:
+                raise ArtifactError(
+                    f"'{path}' is missing or changed since the model was loaded; expected the "
+                    "file the model's manifest lists. Load the model again from an unaltered "
+                    "folder."
+                )
+            self.sample_frame = pd.read_parquet(path)
+            self.rows_file = None
+        return self.sample_frame
 
     def feature(self, name: str) -> FeatureReference:
         """The reference of column ``name``."""
@@ -214,8 +234,8 @@ class ReferenceProfile:
             np.save(directory / "scores.npy", self.scores.astype(np.float64))
         if self.labels is not None:
             np.save(directory / "labels.npy", self.labels.astype(np.float64))
-        if self.sample_frame is not None:
-            _parquet_safe(self.sample_frame).to_parquet(directory / "rows.parquet", index=False)
+        if (sample := self.sample_rows()) is not None:
+            _parquet_safe(sample).to_parquet(directory / "rows.parquet", index=False)
         body = {
             **self._head(),
             "features": [_without_sample(f) for f in self.features],
@@ -225,8 +245,9 @@ class ReferenceProfile:
         (directory / "profile.json").write_text(json.dumps(body, indent=1), encoding="utf-8")
 
     @classmethod
-    def read(cls, directory: Path, *, with_rows: bool = True) -> ReferenceProfile:
-        """Inverse of ``write``; ``with_rows=False`` leaves the row sample unread."""
+    def read(cls, directory: Path, *, rows_sha256: str | None = None) -> ReferenceProfile:
+        """Inverse of ``write``. The row sample is read only when ``rows_sha256`` (its hash as
+        the manifest lists it) is given, and then only on first use: see ``sample_rows``."""
         body = json.loads((directory / "profile.json").read_text(encoding="utf-8"))
         flat = np.load(directory / "samples.npy", allow_pickle=False)
         offsets = np.cumsum([0, *body.pop("sample_sizes")])
@@ -238,9 +259,8 @@ class ReferenceProfile:
             path = directory / f"{name}.npy"
             body[name] = np.load(path, allow_pickle=False).tolist() if path.is_file() else None
         profile = cls.from_dict(body)
-        rows = directory / "rows.parquet"
-        if with_rows and rows.is_file():
-            profile.sample_frame = pd.read_parquet(rows)
+        if rows_sha256 is not None:
+            profile.rows_file = (directory / "rows.parquet", rows_sha256)
         return profile
 
     def _all(self) -> list[FeatureReference]:

@@ -61,7 +61,7 @@ def collect_rows(model: Model, data: pd.DataFrame | None) -> Rows:
     if ref is not None and ref.scores is not None and ref.labels is not None:
         y = ref.labels if model.task_ == "regression" else ref.labels.astype(np.int64)
         scores = ref.scores
-        frame = ref.sample_frame
+        frame = ref.sample_rows()
         if len(y) < total:
             description += f"; the detailed sections use a random sample of {len(y):,} of them"
     else:
@@ -93,7 +93,7 @@ def _data_rows(model: Model, data: pd.DataFrame) -> Rows:
 
 def time_range(model: Model, rows: Rows) -> str | None:
     """The span of the training rows' first date column in words, or None without one."""
-    frame = model.reference_.sample_frame if model.reference_ is not None else None
+    frame = model.reference_.sample_rows() if model.reference_ is not None else None
     dates = [c.name for c in model.schema_.features if c.role is Role.DATETIME]
     if frame is None or not dates or dates[0] not in frame.columns:
         return None
