@@ -19,14 +19,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from mlwright.data.schema import Role, Schema
 from mlwright.data.values import spread
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["EncoderKind", "FeatureEncoder"]
 
@@ -234,6 +236,8 @@ class FeatureEncoder:
         return out
 
     def _transform_linear(self, X: pd.DataFrame) -> sp.csr_matrix:
+        import scipy.sparse as sp  # here only: a server of tree models never needs SciPy
+
         # every block is collected as (row, column, value) triplets, then one CSR is built
         n = len(X)
         rows: list[np.ndarray] = []

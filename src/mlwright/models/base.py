@@ -13,10 +13,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias
 
 import numpy as np
-import scipy.sparse as sp
 
 from mlwright.search.space import SearchSpace
 
@@ -57,7 +56,10 @@ def hidden_sklearn() -> Iterator[None]:
             del sys.modules["sklearn"]
 
 
-Matrix: TypeAlias = np.ndarray | sp.csr_matrix
+if TYPE_CHECKING:  # SciPy costs a server ~10 MB; only linear models' encoder needs it
+    import scipy.sparse as sp
+
+Matrix: TypeAlias = "np.ndarray | sp.csr_matrix"
 
 
 class Learner(ABC):

@@ -9,7 +9,6 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from mlwright.models.base import Learner, Matrix, TaskName, hidden_sklearn, plateaued
 from mlwright.search.space import Categorical, Float, Int, SearchSpace
@@ -123,7 +122,8 @@ class CatBoostLearner(Learner):
         self, X: Matrix, y: np.ndarray | None = None, weight: np.ndarray | None = None
     ) -> cb.Pool:
         """A Pool whose categorical columns hold integer codes (missing as -1)."""
-        dense = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)  # type: ignore[union-attr]
+        sparse = hasattr(X, "toarray")  # a SciPy matrix, without importing SciPy to ask
+        dense = np.asarray(X.toarray() if sparse else X, dtype=np.float64)  # type: ignore[union-attr]
         if not self.categorical_:
             return cb.Pool(dense, label=y, weight=weight)
         frame = pd.DataFrame(dense)
