@@ -76,6 +76,17 @@ def test_csv_in_many_chunks_matches_scoring_at_once(
     _no_partials(tmp_path)
 
 
+def test_paths_given_as_text(model: Model, rows: pd.DataFrame, tmp_path: Path) -> None:
+    src = tmp_path / "new.parquet"
+    rows.to_parquet(src, index=False)
+    out, rejects = tmp_path / "scored.parquet", tmp_path / "bad.csv"
+    summary = score_file(model, str(src), str(out), rejects=str(rejects), settings=SMALL)
+    assert (summary.scored, summary.rejected) == (1995, 5)
+    _check_scored(pd.read_parquet(out), model, rows)
+    assert pd.read_csv(rejects)["_row"].tolist() == BAD_ROWS
+    _no_partials(tmp_path)
+
+
 def test_parquet_in_csv_out_with_total_known(
     model: Model, rows: pd.DataFrame, tmp_path: Path
 ) -> None:

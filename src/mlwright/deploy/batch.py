@@ -196,9 +196,9 @@ def default_rejects_path(output: Path | None) -> Path:
 def score_file(
     model: Model,
     source: str | os.PathLike[str],
-    output: Path | IO[str],
+    output: str | os.PathLike[str] | IO[str],
     *,
-    rejects: Path | None = None,
+    rejects: str | os.PathLike[str] | None = None,
     query: str | None = None,
     settings: DataSettings | None = None,
     progress: bool | None = None,
@@ -213,8 +213,8 @@ def score_file(
     source:
         A CSV/TSV/Parquet/JSON Lines/Excel file, or a database URL with ``query``.
     output:
-        A .csv, .tsv, .parquet or .jsonl path (written via a temporary file renamed at the end),
-        or an open text stream such as ``sys.stdout`` for CSV.
+        A .csv, .tsv, .parquet or .jsonl path, as text or a Path (written via a temporary file
+        renamed at the end), or an open text stream such as ``sys.stdout`` for CSV.
     rejects:
         Where rows that cannot be scored go, with ``_row`` and ``_reason`` (default: beside
         ``output`` as ``<stem>.rejects.csv``, or ./mlwright-rejects.csv); written only if any.
@@ -234,15 +234,17 @@ def score_file(
 
     Example:
         >>> model = mlwright.load("models/churn")
-        >>> score_file(model, "big.parquet", Path("scored.parquet")).rows_per_second
+        >>> score_file(model, "big.parquet", "scored.parquet").rows_per_second
     """
-    out_path = output if isinstance(output, Path) else None
-    rejects_path = rejects or default_rejects_path(out_path)
+    if isinstance(output, str | os.PathLike):
+        out_path: Path | None = Path(output)
+        sink_at = open_sink(Path(output))
+    else:
+        out_path, sink_at = None, stdout_sink(output)
+    rejects_path = Path(rejects) if rejects is not None else default_rejects_path(out_path)
     with ExitStack() as stack:
         stream = stack.enter_context(stream_data(source, query=query, settings=settings))
-        sink = stack.enter_context(
-            open_sink(output) if isinstance(output, Path) else stdout_sink(output)
-        )
+        sink = stack.enter_context(sink_at)
         rejects_sink = stack.enter_context(open_sink(rejects_path))
         summary = score_stream(model, stream, sink, rejects_sink, progress=progress, log=log)
     return summary
