@@ -6,12 +6,13 @@ import random
 import warnings
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from mlwright.data.conform import conform
 from mlwright.data.schema import ColumnSchema, Role, Schema
-from mlwright.serving.features import typed_features
+from mlwright.serving.features import frame_of_arrays, typed_features
 
 POOLS: dict[str, list[Any]] = {
     "amount": [1, 0, 2.5, -3, None, 1e300, 10**20, "12", "689.35", "-4.0", "007", "1,234", "$5"]
@@ -59,9 +60,14 @@ def test_mixed_values_match_conform(seed: int):
     _assert_same(_columns(rng, n, POOLS), SCHEMA, n)
 
 
+NO_DATES = Schema(columns=[c for c in SCHEMA.columns if c.name != "when"], target="y")
+
+
+@pytest.mark.parametrize("schema", [SCHEMA, NO_DATES], ids=["with-dates", "no-dates"])
 @pytest.mark.parametrize("seed", range(20))
-def test_clean_values_match_conform(seed: int):
-    """The values the fast path handles without falling back."""
+def test_clean_values_match_conform(seed: int, schema: Schema):
+    """The values the fast path handles without falling back (without a date column, the
+    frame itself is built by the fast path too)."""
     rng = random.Random(seed)
     clean = {
         "amount": [1, 0, 2.5, -3, None, 10**20],
@@ -71,7 +77,29 @@ def test_clean_values_match_conform(seed: int):
         "when": ["2024-01-02", None],
     }
     n = rng.choice([1, 3, 8])
-    _assert_same(_columns(rng, n, clean), SCHEMA, n)
+    pools = {k: v for k, v in clean.items() if k in schema.feature_names}
+    _assert_same(_columns(rng, n, pools), schema, n)
+
+
+def test_frame_of_arrays_equals_the_public_constructor(monkeypatch):
+    arrays = {
+        "x": np.array([1.5, np.nan, 3.0]),
+        "n": np.array([1, 2, 3], dtype=np.int64),
+        "b": np.array([True, False, True]),
+        "t": np.array(["a", None, np.nan], dtype=object),
+        "d": np.array(["2024-01-02", "NaT", "2024-03-04"], dtype="datetime64[ns]"),
+    }
+    index = np.array([0, 2, 5])
+    names = ["t", "x", "b", "n"]  # plain columns, in an order of their own: the fast path
+    fast, with_dates = (
+        frame_of_arrays(arrays, names, index),
+        frame_of_arrays(arrays, [*names, "d"], index),
+    )
+    assert fast["t"].dtype == object  # not pandas' inferred string dtype, as conform keeps it
+    monkeypatch.delattr(pd.DataFrame, "_from_arrays")
+    pd.testing.assert_frame_equal(fast, frame_of_arrays(arrays, names, index), check_exact=True)
+    pd.testing.assert_frame_equal(with_dates, frame_of_arrays(arrays, [*names, "d"], index))
+    assert fast.index.tolist() == [0, 2, 5]
 
 
 def test_session_model_rows_match(trained, test_rows):
