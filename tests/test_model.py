@@ -130,6 +130,32 @@ def test_schema_checked_at_prediction(churn_model, churn_test):
     assert pred.isna().sum() == 1 and len(pred) == 5
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_few_rows_typed_directly_match_conform(churn_model, churn_test, monkeypatch, seed):
+    """predict() types up to _FEW_ROWS plain rows as the server does; the result is conform's."""
+    import mlwright.model as model_module
+
+    rng = np.random.default_rng(seed)
+    frame = churn_test.sample(int(rng.choice([1, 3, 40, 300])), random_state=seed)
+    frame = frame.reset_index(drop=True) if seed % 2 else frame  # a shuffled index too
+    messy = frame.copy()
+    if seed % 3 == 0:  # text columns as plain Python objects, numbers as text
+        messy = messy.astype(object)
+        messy["tenure"] = messy["tenure"].map(str)
+    if seed % 4 == 1:  # missing values and missing markers
+        messy.loc[messy.index[:1], ["MonthlyCharges", "Contract"]] = [np.nan, "NA"]
+        messy.loc[messy.index[-1:], "PaymentMethod"] = None
+    if seed % 5 == 2:  # a column of pandas' nullable text and one of pandas' own categoricals
+        messy["gender"] = messy["gender"].astype("string")
+        messy["Partner"] = messy["Partner"].astype("category")
+    fast = churn_model.predict_proba(messy)
+    labels = churn_model.predict(messy)
+    monkeypatch.setattr(model_module, "_FEW_ROWS", 0)  # conform for everything
+    pd.testing.assert_frame_equal(fast, churn_model.predict_proba(messy), check_exact=True)
+    pd.testing.assert_series_equal(labels, churn_model.predict(messy))
+    assert fast.index.equals(messy.index)
+
+
 def test_regression_with_messy_money_target(tmp_path: Path):
     df = _regression()
     model = mlwright.train(df, target="price", settings=FAST)

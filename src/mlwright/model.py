@@ -21,6 +21,7 @@ from mlwright.data.fingerprint import fingerprint
 from mlwright.data.inference import detect_task, infer_schema
 from mlwright.data.profile import profile_data
 from mlwright.data.schema import Role, Schema
+from mlwright.data.typed import TypedRows, typed_features
 from mlwright.errors import (
     ArtifactError,
     BudgetExceeded,
@@ -54,6 +55,8 @@ from mlwright.tasks.tabular.predictor import TabularPredictor
 
 __all__ = ["Model", "Prediction", "ScoredRows"]
 
+# up to this many rows, predict() types plain values as the server does instead of conform
+_FEW_ROWS = 512  # measured: about 2x faster at 500 Telco rows, even at ~1,500
 _COMPACT_SHARE = 0.15  # of the time limit kept for compaction when max_latency_ms is set
 _CV_BOOT = 200  # bootstrap resamples behind the cross-validated estimate's intervals ...
 _CV_BOOT_MIN = 50  # ... fewer, down to this, where they would take more than ...
@@ -341,7 +344,49 @@ class Model:
                 "this Model is not trained; call mlwright.train(...) or mlwright.load(dir) first."
             )
 
-    def _raw(self, df: pd.DataFrame) -> tuple[Conformed, np.ndarray]:
+    def _typed_few(self, df: pd.DataFrame) -> TypedRows | None:
+        """The features of a few rows, typed as the server types JSON values, or None where
+        ``conform`` must decide.
+
+        conform costs ~0.3 ms a column whatever the number of rows (6 ms for one Telco row);
+        typing plain Python values takes microseconds, with the same result
+        (``data.typed``). Taken only when every column is one the schema knows (conform warns
+        about others), every feature column holds NumPy numbers or booleans, objects or text
+        (not dates, categoricals or nullable numbers), and every row can be scored: a row to set
+        aside goes through conform, which words the reasons and the warning.
+        """
+        if not hasattr(self, "predictor_") or not isinstance(df, pd.DataFrame):
+            return None
+        if not 0 < len(df) <= _FEW_ROWS or not all(isinstance(c, str) for c in df.columns):
+            return None
+        known = {c.name for c in self.schema_.columns}
+        if df.columns.has_duplicates or not set(df.columns) <= known:
+            return None
+        features = self.schema_.feature_names
+        if not set(features) <= set(df.columns):
+            return None
+        columns: dict[str, list[Any]] = {}
+        for name in features:
+            dtype = df[name].dtype
+            plain = isinstance(dtype, np.dtype) and dtype.kind in "biufO"
+            if not (plain or isinstance(dtype, pd.StringDtype)):
+                return None
+            columns[name] = df[name].tolist()
+        try:
+            typed = typed_features(columns, self.schema_, len(df))
+        except (TypeError, ValueError, OverflowError):  # a value conform must judge (pd.NA)
+            return None
+        return None if typed.reasons else typed
+
+    def _positions_and_raw(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of the rows scored and the predictor's output for them."""
+        typed = self._typed_few(df)
+        if typed is not None:
+            return typed.keep, self.predictor_.predict(typed.features)
+        conformed, raw = self._raw(df, stacklevel=4)
+        return np.asarray(conformed.row_positions, dtype=np.int64), raw
+
+    def _raw(self, df: pd.DataFrame, stacklevel: int = 3) -> tuple[Conformed, np.ndarray]:
         self._check_fitted()
         if not isinstance(df, pd.DataFrame):
             raise DataError(
@@ -356,7 +401,7 @@ class Model:
                 f"aside (most common: {'; '.join(reasons.index)}). Use Model.score() or "
                 "`mlwright predict --rejects FILE` to get them with reasons.",
                 MlwrightWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         if len(conformed.features) == 0:
             return conformed, np.zeros((0, len(self.classes_ or [])) if self.classes_ else 0)
@@ -364,9 +409,9 @@ class Model:
 
     def predict(self, df: pd.DataFrame) -> pd.Series:
         """One prediction per input row, in the input's order and index (NaN for set-aside rows)."""
-        conformed, raw = self._raw(df)
+        positions, raw = self._positions_and_raw(df)
         out = pd.Series(np.nan, index=df.index, dtype=object, name=self.info_["target"])
-        out.iloc[conformed.row_positions] = list(self._labels(raw))  # type: ignore[call-overload]
+        out.iloc[positions] = list(self._labels(raw))  # type: ignore[call-overload]
         if self.task_ == "regression":
             return out.astype(float)
         return out
@@ -377,10 +422,10 @@ class Model:
             raise ConfigError(
                 "predict_proba() is for classifiers; this model does regression. Use predict()."
             )
-        conformed, raw = self._raw(df)
+        positions, raw = self._positions_and_raw(df)
         assert self.classes_ is not None
         out = pd.DataFrame(np.nan, index=df.index, columns=pd.Index(self.classes_, dtype=object))
-        out.iloc[conformed.row_positions, :] = raw
+        out.iloc[positions, :] = raw
         return out
 
     def score(self, df: pd.DataFrame) -> Prediction:

@@ -48,13 +48,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from mlwright.data.conform import conform
+from mlwright.data.typed import typed_features
 from mlwright.errors import ConfigError, MlwrightError, MlwrightWarning
 from mlwright.serving.auth import Access
 from mlwright.serving.batcher import MicroBatcher
 from mlwright.serving.config import ServingConfig
 from mlwright.serving.dashboard import DASHBOARD_POLICIES, Dashboard
 from mlwright.serving.dashboard_routes import mount_dashboard
-from mlwright.serving.features import typed_features
 from mlwright.serving.feedback import parse_labels
 from mlwright.serving.guardrails import RULES
 from mlwright.serving.holder import ModelHolder

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from mlwright.data.conform import conform
+from mlwright.data.typed import typed_features
 from mlwright.errors import MlwrightWarning
 from mlwright.model import Model
-from mlwright.serving.features import typed_features
 from mlwright.serving.guardrails import Guardrails
 from mlwright.serving.rows import RowBatch, RowValidator
 from mlwright.serving.sources import ResolvedModel

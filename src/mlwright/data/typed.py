@@ -1,11 +1,12 @@
-"""Typed feature values straight from JSON values, without a pandas round trip per column.
+"""Typed feature values straight from plain Python values, without a pandas round trip per column.
 
 ``conform`` turns any frame into typed features with a dozen pandas operations per column: about
-10 ms for one row of 20 columns, more than a compact model takes to predict it. JSON values are
-already typed (``rows.RowValidator`` checked them), so the common cases convert here with plain
-Python; a column holding anything unusual (a date, padded text, a spelling that needs number
-parsing, a value that fails) goes through ``convert_column``, conform's own converter, so the
-result and the reject reasons are always exactly those of ``conform(pd.DataFrame(columns))``.
+10 ms for one row of 20 columns, more than a compact model takes to predict it. Values a server
+reads from JSON (``serving.rows`` checked their types) or takes from a few rows of a frame
+(``Model.predict``) mostly convert here with plain Python; a column holding anything unusual (a
+date, padded text, a spelling that needs number parsing, a value that fails) goes through
+``convert_column``, conform's own converter, so the result and the reject reasons are always
+exactly those of ``conform(pd.DataFrame(columns))``.
 """
 
 from __future__ import annotations
