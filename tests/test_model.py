@@ -148,6 +148,14 @@ def test_few_rows_typed_directly_match_conform(churn_model, churn_test, monkeypa
     if seed % 5 == 2:  # a column of pandas' nullable text and one of pandas' own categoricals
         messy["gender"] = messy["gender"].astype("string")
         messy["Partner"] = messy["Partner"].astype("category")
+    if seed % 6 == 5:  # numbers as numbers (taken as arrays), of other widths
+        messy["MonthlyCharges"] = messy["MonthlyCharges"].astype("float32")
+        messy["tenure"] = messy["tenure"].astype("int32")
+    if seed % 7 == 5:  # a number in text that Arrow's check refuses: conform parses it
+        messy.loc[messy.index[:1], "TotalCharges"] = " 70.5"
+    if seed % 7 == 3:  # a number that is not finite
+        messy["MonthlyCharges"] = messy["MonthlyCharges"].astype(float)
+        messy.loc[messy.index[:1], "MonthlyCharges"] = np.inf
     fast = churn_model.predict_proba(messy)
     labels = churn_model.predict(messy)
     monkeypatch.setattr(model_module, "_FEW_ROWS", 0)  # conform for everything

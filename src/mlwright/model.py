@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mlwright.artifact import read_verified, write_artifact
 from mlwright.data.conform import Conformed, conform
@@ -21,7 +22,7 @@ from mlwright.data.fingerprint import fingerprint
 from mlwright.data.inference import detect_task, infer_schema
 from mlwright.data.profile import profile_data
 from mlwright.data.schema import Role, Schema
-from mlwright.data.typed import TypedRows, typed_features
+from mlwright.data.typed import TypedRows, Values, typed_features
 from mlwright.errors import (
     ArtifactError,
     BudgetExceeded,
@@ -367,13 +368,18 @@ class Model:
         features = self.schema_.feature_names
         if not set(features) <= set(df.columns):
             return None
-        columns: dict[str, list[Any]] = {}
+        columns: dict[str, Values] = {}
         for name in features:
             column = df[name]
             plain = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biufO"
-            if not (plain or isinstance(column.dtype, pd.StringDtype)):
+            if plain and column.dtype.kind != "O":
+                columns[name] = column.to_numpy()  # numbers: a numeric feature takes them as is
+            elif isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+                columns[name] = pa.array(column.array)  # Arrow parses a numeric feature's text
+            elif plain or isinstance(column.dtype, pd.StringDtype):
+                columns[name] = column.tolist()
+            else:
                 return None
-            columns[name] = column.tolist()
         try:
             typed = typed_features(columns, self.schema_, len(df))
         except (TypeError, ValueError, OverflowError):  # a value conform must judge (pd.NA)

@@ -15,11 +15,14 @@ import functools
 import math
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlwright.data.conform import convert_column, describe_value
 from mlwright.data.inference import FALSE_WORDS, TRUE_WORDS
@@ -44,7 +47,19 @@ class _Fallback(Exception):
     """This column needs conform's full converter."""
 
 
-_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_PLAIN_NUMBER_PATTERN = r"-?[0-9]+(?:\.[0-9]+)?"
+_PLAIN_NUMBER = re.compile(_PLAIN_NUMBER_PATTERN)
+
+# what a column may be: plain values, a frame's NumPy numbers, or a frame's Arrow text
+Values: TypeAlias = list[Any] | np.ndarray | pa.Array
+
+
+def _as_list(values: Values) -> list[Any]:
+    if isinstance(values, np.ndarray):
+        return list(values.tolist())
+    if isinstance(values, pa.Array):
+        return list(values.to_pylist())
+    return values
 
 
 def _number(v: Any) -> Any:
@@ -59,8 +74,19 @@ def _number(v: Any) -> Any:
     return v
 
 
-def _numbers(values: list[Any]) -> np.ndarray:
-    out = np.array([_number(v) for v in values], dtype=np.float64)
+def _numbers(values: Values) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        out = values.astype(np.float64)  # a frame's own numbers: no value to parse
+    elif isinstance(values, pa.Array) and (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        # a frame's text: _number's check and parse, by Arrow over the whole column
+        plain = pc.match_substring_regex(values, f"^{_PLAIN_NUMBER_PATTERN}$")
+        if not pc.all(plain, skip_nulls=True, min_count=0).as_py():
+            raise _Fallback
+        out = np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False))
+    else:
+        out = np.array([_number(v) for v in _as_list(values)], dtype=np.float64)
     if not np.isfinite(out[~np.isnan(out)]).all():
         raise _Fallback
     return out
@@ -109,23 +135,25 @@ def _texts(values: list[Any]) -> np.ndarray:
     return out
 
 
-def _fast(values: list[Any], col: ColumnSchema) -> np.ndarray:
+def _fast(values: Values, col: ColumnSchema) -> np.ndarray:
     if col.role is Role.BOOLEAN or col.parse == "bool":
-        return _booleans(values, col)
+        return _booleans(_as_list(values), col)
     if col.role is Role.NUMERIC or col.parse == "number":
         return _numbers(values)
     if col.role is Role.DATETIME or col.parse == "datetime":
         raise _Fallback
-    return _texts(values)
+    return _texts(_as_list(values))
 
 
-def typed_features(columns: dict[str, list[Any]], schema: Schema, n_rows: int) -> TypedRows:
+def typed_features(columns: Mapping[str, Values], schema: Schema, n_rows: int) -> TypedRows:
     """Typed features of ``columns`` (feature name -> one JSON value per row), as ``conform``.
 
     Parameters
     ----------
     columns:
-        Every feature column of ``schema``, each a list of ``n_rows`` JSON scalars.
+        Every feature column of ``schema``, each a list of ``n_rows`` JSON scalars, or a
+        frame's column of them: NumPy numbers, or Arrow text (numeric columns take either
+        without a Python value per row).
     schema:
         The model's schema.
     n_rows:
@@ -148,7 +176,7 @@ def typed_features(columns: dict[str, list[Any]], schema: Schema, n_rows: int) -
             continue
         except _Fallback:
             pass
-        raw = pd.DataFrame({col.name: values}).iloc[:, 0]
+        raw = pd.DataFrame({col.name: _as_list(values)}).iloc[:, 0]
         converted = convert_column(raw, col)
         typed[col.name] = converted.values.to_numpy()
         for row in np.flatnonzero(converted.failed):
