@@ -151,6 +151,8 @@ def test_few_rows_typed_directly_match_conform(churn_model, churn_test, monkeypa
     if seed % 6 == 5:  # numbers as numbers (taken as arrays), of other widths
         messy["MonthlyCharges"] = messy["MonthlyCharges"].astype("float32")
         messy["tenure"] = messy["tenure"].astype("int32")
+    if seed % 8 == 6:  # text columns of two Arrow chunks, as pd.concat leaves them
+        messy = pd.concat([messy.iloc[:1], messy.iloc[1:]])
     if seed % 7 == 5:  # a number in text that Arrow's check refuses: conform parses it
         messy.loc[messy.index[:1], "TotalCharges"] = " 70.5"
     if seed % 7 == 3:  # a number that is not finite
@@ -162,6 +164,17 @@ def test_few_rows_typed_directly_match_conform(churn_model, churn_test, monkeypa
     pd.testing.assert_frame_equal(fast, churn_model.predict_proba(messy), check_exact=True)
     pd.testing.assert_series_equal(labels, churn_model.predict(messy))
     assert fast.index.equals(messy.index)
+
+
+def test_few_plain_rows_skip_conform(churn_model, churn_test):
+    """Plain rows, as read_data gives them (Arrow text, in one chunk or several), or with
+    numbers as NumPy numbers, take the direct path (conform is only for what it must decide)."""
+    rows = churn_test.head(20)
+    numbers = rows.astype({"tenure": "int64", "MonthlyCharges": "float64"})
+    for frame in (rows, pd.concat([rows.iloc[:7], rows.iloc[7:]]), numbers):
+        assert churn_model._typed_few(frame) is not None
+    assert churn_model._typed_few(rows.assign(Contract="Lifetime")) is not None  # unseen: encoder
+    assert churn_model._typed_few(rows.assign(tenure="abc")) is None  # a row to set aside
 
 
 def test_regression_with_messy_money_target(tmp_path: Path):

@@ -375,7 +375,9 @@ class Model:
             if plain and column.dtype.kind != "O":
                 columns[name] = column.to_numpy()  # numbers: a numeric feature takes them as is
             elif isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
-                columns[name] = pa.array(column.array)  # Arrow parses a numeric feature's text
+                text = pa.array(column.array)  # Arrow parses a numeric feature's text
+                chunked = isinstance(text, pa.ChunkedArray)  # as pd.concat leaves it
+                columns[name] = text.combine_chunks() if chunked else text
             elif plain or isinstance(column.dtype, pd.StringDtype):
                 columns[name] = column.tolist()
             else:
