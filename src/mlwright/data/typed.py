@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -56,9 +56,9 @@ Values: TypeAlias = list[Any] | np.ndarray | pa.Array
 
 def _as_list(values: Values) -> list[Any]:
     if isinstance(values, np.ndarray):
-        return list(values.tolist())
+        return cast(list[Any], values.tolist())
     if isinstance(values, pa.Array):
-        return list(values.to_pylist())
+        return cast(list[Any], values.to_pylist())
     return values
 
 

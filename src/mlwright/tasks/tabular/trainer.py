@@ -361,9 +361,9 @@ class TabularTrainer:
         cand = BaggedCandidate(name, learner_name, params)
         start = time.monotonic()
         predict_time = 0.0
-        # where members are refit on all rows, the candidate's own refit (k/(k-1) of a fold) is
-        # counted as one more fold: a late candidate that took all the time left kept its k fold
-        # models (obesity, 60 s: CatBoost's 5 ran 3x longer per row than one refit)
+        # where members are refit on all rows, the folds leave room for the candidate's own
+        # refit (k/(k-1) of a fold's time): a late candidate that took all the time left kept its
+        # k fold models (obesity, 60 s: CatBoost's 5, refit skipped as "needs ~12s")
         refit = len(splits) / max(1, len(splits) - 1) if PRESETS[self.preset].refit else 0.0
         for i, (train_idx, val_idx) in enumerate(splits):
             fold_deadline = None
