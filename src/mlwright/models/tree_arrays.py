@@ -241,11 +241,9 @@ def _mean_leaf_values(trees: TreeArrays, X32: np.ndarray) -> np.ndarray:
         nodes = np.concatenate([tree.apply(X32) for tree in compiled]) + np.repeat(trees.roots, m)
         leaves = -np.take(trees.children[:, 0], nodes).astype(np.int64) - 1
     vals = trees.values[leaves].reshape(trees.n_trees, m, -1)
-    # sum tree by tree, in the order scikit-learn's forests add them up
-    total = np.zeros(vals.shape[1:])
-    for t in range(trees.n_trees):
-        total += vals[t]
-    mean: np.ndarray = total / trees.n_trees
+    # summed tree by tree, in the order scikit-learn's forests add them up: NumPy reduces a
+    # leading axis by adding whole slices in turn (no pairwise summation there)
+    mean: np.ndarray = np.add.reduce(vals, axis=0) / trees.n_trees
     return mean
 
 
